@@ -1,0 +1,158 @@
+"""The `socmint` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+
+from bot import __version__
+from config.settings import ConfigError, Settings, config_path, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"socmint: configuration error\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    from bot.logsetup import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format, settings.secrets())
+
+
+async def _serve(settings: Settings, *, console_only: bool) -> int:
+    from bot.app import App
+    from bot.surfaces.console import ConsoleSurface
+
+    app = App(settings)
+    app.services.background = not console_only
+    surfaces = [] if console_only else app.chat_surfaces()
+    console = None
+    if not surfaces:
+        if not console_only:
+            print("socmint: no chat token configured (SOCMINT_TELEGRAM__TOKEN, SOCMINT_DISCORD__TOKEN); "
+                  "serving the console. Type /help, Ctrl-D to quit.", file=sys.stderr)
+        console = ConsoleSurface(app.services, app.router)
+        surfaces = [console]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await app.start(surfaces)
+    waiters = [asyncio.create_task(stop.wait())]
+    if console:
+        waiters.append(asyncio.create_task(console.done.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    await app.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _logging(settings)
+    return asyncio.run(_serve(settings, console_only=False))
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.logsetup import setup_logging
+
+    # stdout carries the replies; keep stderr for problems only unless DEBUG is asked for.
+    level = settings.log_level if settings.log_level == "DEBUG" else "WARNING"
+    setup_logging(level, settings.log_format, settings.secrets())
+    return asyncio.run(_serve(settings, console_only=True))
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.path) if args.path else config_path()
+    if path.exists() and not args.force:
+        print(f"socmint: {path} exists; use --force to overwrite", file=sys.stderr)
+        return 1
+    path.write_text(files("config").joinpath("default.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {path}; edit it, then `socmint config check`")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"# effective settings (file: {config_path()}{'' if config_path().exists() else ', not present'})")
+    data = settings.model_dump(mode="json")
+    _print_toml(data)
+    print("# configuration OK", file=sys.stderr)
+    return 0
+
+
+def _print_toml(data: dict, prefix: str = "") -> None:  # type: ignore[type-arg]
+    import json
+
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    if prefix and scalars:
+        print(f"\n[{prefix}]")
+    for key, value in scalars.items():
+        rendered = json.dumps(value, ensure_ascii=False) if value is not None else '""  # unset'
+        print(f"{key} = {rendered}")
+    for key, value in tables.items():
+        _print_toml(value, f"{prefix}.{key}" if prefix else key)
+
+
+def cmd_plugin(target: str) -> Callable[[argparse.Namespace], int]:
+    """A subcommand implemented in a handler module as `main(argv) -> int`."""
+
+    def run(args: argparse.Namespace) -> int:
+        module_name, _, func = target.partition(":")
+        import importlib
+
+        module = importlib.import_module(module_name)
+        return int(getattr(module, func)(args.rest) or 0)
+
+    return run
+
+
+PLUGINS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socmint", description="socmint-bot: SOCMINT in your team chat")
+    parser.add_argument("--version", action="version", version=f"socmint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="start every configured chat surface and the scheduler").set_defaults(fn=cmd_run)
+    sub.add_parser("console", help="serve commands on stdin/stdout").set_defaults(fn=cmd_console)
+    p = sub.add_parser("init", help="write a commented config file")
+    p.add_argument("path", nargs="?")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(fn=cmd_init)
+    p = sub.add_parser("config", help="configuration tools")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    csub.add_parser("check", help="validate and print the effective settings, secrets masked").set_defaults(
+        fn=cmd_config_check)
+    for name, (target, help_text) in PLUGINS.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(fn=cmd_plugin(target))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 0
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,408 @@
+"""The command router: the registry, line parsing, access checks, dispatch, audit and buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.command import (
+    Arg,
+    ArgKind,
+    ChatKind,
+    ChatRef,
+    Command,
+    CommandError,
+    CommandSet,
+    Context,
+    IncomingFile,
+    Option,
+    ReplySink,
+    UsageError,
+    UserRef,
+    parse_duration,
+)
+from bot.reply import Button, Reply, code
+from bot.services import Services
+from storage import audit, identity
+from storage.models import ButtonToken, Role
+
+log = logging.getLogger(__name__)
+
+CONSOLE = "console"
+REFUSAL = "This chat is not allowed to use the bot yet. Ask an admin to run /allow here."
+
+
+# --------------------------------------------------------------------------- registry
+class Registry:
+    """Every command by name and alias; groups (`watch`) hold subcommands (`watch add`)."""
+
+    def __init__(self, sets: Iterable[CommandSet] = ()) -> None:
+        self._by_name: dict[str, Command] = {}
+        self._aliases: dict[str, str] = {}
+        for command_set in sets:
+            for command in command_set.commands:
+                self.add(command)
+
+    def add(self, command: Command) -> None:
+        if command.name in self._by_name:
+            raise ValueError(f"command /{command.name} declared twice")
+        self._by_name[command.name] = command
+        for alias in command.aliases:
+            self._aliases[alias] = command.name
+
+    def get(self, name: str) -> Command | None:
+        name = self._aliases.get(name, name)
+        return self._by_name.get(name)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self._by_name.values(), key=lambda c: c.name))
+
+    def groups(self) -> dict[str, list[Command]]:
+        """Top-level name → its commands (a plain command is a group of one)."""
+        out: dict[str, list[Command]] = {}
+        for command in self:
+            out.setdefault(command.group, []).append(command)
+        return out
+
+    def resolve(self, tokens: list[Token]) -> tuple[Command | None, int]:
+        """The command the tokens name and how many tokens its name took."""
+        if len(tokens) >= 2:
+            sub = self.get(f"{tokens[0].value} {tokens[1].value.lower()}")
+            if sub:
+                return sub, 2
+        return self.get(tokens[0].value), 1
+
+    def suggest(self, word: str) -> list[str]:
+        names = {c.group for c in self} | set(self._aliases)
+        return difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.6)
+
+
+# --------------------------------------------------------------------------- parsing
+class ParseError(Exception):
+    """The line could not be split into words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A word of the command line, with its span in the original text."""
+
+    value: str
+    start: int
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split like a shell: whitespace separates, "double" or 'single' quotes group."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start, buf = i, []
+        while i < n and not text[i].isspace():
+            ch = text[i]
+            if ch in "\"'“”" and (i == start or buf):
+                close = {"“": "”"}.get(ch, ch)
+                end = text.find(close, i + 1)
+                if end < 0 and ch == "”":
+                    end = text.find("”", i + 1)
+                if end < 0:
+                    raise ParseError(f"unclosed quote {ch} at position {i + 1}")
+                buf.append(text[i + 1 : end])
+                i = end + 1
+            else:
+                buf.append(ch)
+                i += 1
+        tokens.append(Token("".join(buf), start, i))
+    return tokens
+
+
+def _convert(kind: ArgKind, value: str, choices: tuple[str, ...], label: str) -> Any:
+    if kind is ArgKind.INT:
+        try:
+            return int(value)
+        except ValueError:
+            raise UsageError(f"{label} must be a whole number, not {value!r}") from None
+    if kind is ArgKind.FLOAT:
+        try:
+            return float(value)
+        except ValueError:
+            raise UsageError(f"{label} must be a number, not {value!r}") from None
+    if kind is ArgKind.DURATION:
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise UsageError(f"{label} must be a duration like 30s, 5m, 1h or 2d, not {value!r}") from None
+    if kind is ArgKind.CHOICE or choices:
+        low = value.lower()
+        if low not in choices:
+            raise UsageError(f"{label} must be one of {', '.join(choices)}, not {value!r}")
+        return low
+    return value
+
+
+def parse_arguments(command: Command, line: str, tokens: list[Token]) -> dict[str, Any]:
+    """Turn the tokens after the command name into the handler's keyword arguments."""
+    options = {o.name: o for o in command.options}
+    values: dict[str, Any] = {o.name: (False if o.flag else o.default) for o in command.options}
+    positional: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        name = tok.value[2:].split("=", 1)[0] if tok.value.startswith("--") else None
+        if name is not None and name in options:
+            opt = options[name]
+            if opt.flag:
+                values[opt.name] = True
+            elif "=" in tok.value:
+                values[opt.name] = _convert(opt.kind, tok.value.split("=", 1)[1], opt.choices, f"--{name}")
+            elif i + 1 < len(tokens):
+                i += 1
+                values[opt.name] = _convert(opt.kind, tokens[i].value, opt.choices, f"--{name}")
+            else:
+                raise UsageError(f"--{name} needs a value")
+        elif name is not None and command.options and not _text_arg(command):
+            raise UsageError(f"unknown option --{name}")
+        else:
+            positional.append(tok)
+        i += 1
+    for index, arg in enumerate(command.args):
+        if arg.kind is ArgKind.TEXT:
+            rest = positional[index:]
+            values[arg.name] = line[rest[0].start : rest[-1].end] if rest else arg.default
+            if arg.required and not rest:
+                raise UsageError(f"missing <{arg.name}>")
+            positional = positional[: index]
+            break
+        if index < len(positional):
+            values[arg.name] = _convert(arg.kind, positional[index].value, arg.choices, f"<{arg.name}>")
+        elif arg.required:
+            raise UsageError(f"missing <{arg.name}>")
+        else:
+            values[arg.name] = arg.default
+    else:
+        if len(positional) > len(command.args):
+            extra = positional[len(command.args)].value
+            raise UsageError(f"unexpected {extra!r}")
+    return values
+
+
+def _text_arg(command: Command) -> Arg | None:
+    return next((a for a in command.args if a.kind is ArgKind.TEXT), None)
+
+
+# --------------------------------------------------------------------------- dispatch
+@dataclass
+class Incoming:
+    """A command line as a surface received it."""
+
+    chat: ChatRef
+    user: UserRef
+    text: str
+    files: list[IncomingFile] = field(default_factory=list)
+    bot_username: str | None = None  # for `/cmd@botname` in groups
+
+
+@dataclass
+class Access:
+    """Who the caller is here: their role and whether the chat is allowed."""
+
+    role: Role
+    chat_allowed: bool
+
+
+class Router:
+    """Turns an incoming line into a command run: parse, check access, run with a timeout, audit."""
+
+    def __init__(self, services: Services, registry: Registry) -> None:
+        self.services = services
+        self.registry = registry
+        self.inflight: set[asyncio.Task[Any]] = set()
+
+    # access -------------------------------------------------------------------
+    async def access(self, chat: ChatRef, user: UserRef) -> Access:
+        if chat.platform == CONSOLE:
+            return Access(Role.OWNER, True)
+
+        def load(session: Session) -> Access:
+            u = identity.touch_user(session, user.platform, user.id, user.name)
+            c = identity.touch_chat(session, chat.platform, chat.id, chat.kind.value, chat.title)
+            role = Role(u.role)
+            # An admin's own DM needs no allowing: admins are trusted already.
+            allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and chat.id == user.id and role >= Role.ADMIN)
+            return Access(role, allowed)
+
+        return await self.services.db.run(load)
+
+    async def audit(self, ctx_chat: ChatRef, user: UserRef, command: str, args: str, outcome: str,
+                    detail: str = "") -> None:
+        for secret in self.services.settings.secrets():
+            args = args.replace(secret, "***")
+        await self.services.db.run(
+            lambda s: audit.record(
+                s, user=user.key, chat=ctx_chat.key, command=command, args=args, outcome=outcome, detail=detail
+            )
+        )
+
+    # entry points -------------------------------------------------------------
+    async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
+        """Run one command line and send its replies to `sink`. Never raises."""
+        try:
+            await self._handle(incoming, sink)
+        except Exception as exc:  # the last guard: a surface must never see a traceback
+            ref = secrets.token_hex(3)
+            log.exception("router failure ref=%s", ref)
+            self.services.record_error("router", f"{type(exc).__name__} (ref {ref})")
+            await _safe_send(sink, Reply.error(f"Something went wrong (ref {ref}). It has been logged."))
+
+    async def press(self, chat: ChatRef, user: UserRef, token: str, sink: ReplySink) -> None:
+        """A button was pressed: run its command as the presser, with the presser's access."""
+
+        def load(session: Session) -> ButtonToken | None:
+            return session.get(ButtonToken, token)
+
+        row = await self.services.db.run(load)
+        if row is None or row.chat != chat.key:
+            await sink.send(Reply.error("This button has expired. Run the command again."))
+            return
+        await self.handle(Incoming(chat, user, row.command), sink)
+
+    async def tokens_for(self, reply: Reply, chat: ChatRef) -> dict[Button, str]:
+        """Short tokens for the reply's buttons (persisted so buttons survive a restart)."""
+        buttons = [b for row in reply.button_rows for b in row]
+        if not buttons:
+            return {}
+        tokens = {b: secrets.token_urlsafe(9) for b in buttons}
+
+        def store(session: Session) -> None:
+            for button, token in tokens.items():
+                session.add(ButtonToken(token=token, command=button.command, chat=chat.key))
+
+        await self.services.db.run(store)
+        return tokens
+
+    # the work -----------------------------------------------------------------
+    async def _handle(self, incoming: Incoming, sink: ReplySink) -> None:
+        settings = self.services.settings
+        text = incoming.text.strip()
+        if len(text) > settings.commands.max_input_chars:
+            await sink.send(Reply.error(f"That message is too long (over {settings.commands.max_input_chars} "
+                                        "characters). Send a shorter command, or attach a file with /import."))
+            return
+        if not text.startswith("/"):
+            return
+        try:
+            tokens = tokenize(text)
+        except ParseError as exc:
+            await sink.send(Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
+            return
+        if not tokens:
+            return
+        head = tokens[0].value[1:]
+        if not head:
+            return
+        if "@" in head:
+            head, _, addressee = head.partition("@")
+            if incoming.bot_username and addressee.lower() != incoming.bot_username.lower():
+                return  # addressed to another bot in this group
+        tokens[0] = Token(head.lower(), tokens[0].start, tokens[0].end)
+        access = await self.access(incoming.chat, incoming.user)
+        command, used = self.registry.resolve(tokens)
+        if command is None:
+            await self._unknown(incoming, sink, access, tokens)
+            return
+        if command.needs_allowed_chat and not access.chat_allowed:
+            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", "chat not allowed")
+            await sink.send(Reply.text(REFUSAL, f" (chat {incoming.chat.key}, you {incoming.user.key})",
+                                       ephemeral=True))
+            return
+        if access.role < command.role:
+            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", f"role {access.role.label}")
+            await sink.send(Reply.text(
+                f"Sorry, /{command.name} needs the {command.role.label} role; you are {access.role.label}. "
+                "An admin can change that with /role.", ephemeral=True))
+            return
+        rest = tokens[used:]
+        args_text = text[rest[0].start:] if rest else ""
+        try:
+            kwargs = parse_arguments(command, text, rest)
+        except UsageError as exc:
+            await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
+            await sink.send(_usage_error(command, str(exc)))
+            return
+        ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files)
+        await self._run(ctx, kwargs, args_text)
+
+    async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str) -> None:
+        command = ctx.command
+        timeout = command.timeout or self.services.settings.commands.timeout_s
+        started = time.monotonic()
+        task = asyncio.create_task(command.handler(ctx, **kwargs), name=f"cmd:{command.name}")
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+        outcome, detail = "ok", ""
+        try:
+            reply = await asyncio.wait_for(task, timeout)
+        except UsageError as exc:
+            outcome, detail, reply = "invalid", str(exc), _usage_error(command, str(exc))
+        except CommandError as exc:
+            outcome, detail, reply = "failed", str(exc), Reply.error(str(exc))
+        except TimeoutError:
+            outcome, detail = "timeout", f"after {timeout:.0f}s"
+            reply = Reply.error(f"/{command.name} took longer than {timeout:.0f}s and was stopped. "
+                                "Try a narrower query.")
+        except Exception as exc:
+            ref = secrets.token_hex(3)
+            log.exception("command /%s failed ref=%s", command.name, ref)
+            self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})")
+            outcome, detail = "error", f"{type(exc).__name__} ref {ref}"
+            reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
+        log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,
+                                   "outcome": outcome, "ms": int((time.monotonic() - started) * 1000)})
+        await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
+        if reply is not None:
+            await ctx.send(reply)
+
+    async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
+        name = tokens[0].value
+        if not access.chat_allowed:
+            await self.audit(incoming.chat, incoming.user, name[:64], "", "refused", "chat not allowed")
+            await sink.send(Reply.text(REFUSAL, ephemeral=True))
+            return
+        group = self.registry.groups().get(name)
+        if group:  # a group name without (or with a wrong) subcommand
+            reply = Reply.error(f"/{name} needs a subcommand:")
+            reply.table(["command", "what it does"], [(c.usage, c.summary) for c in group])
+            await sink.send(reply)
+            return
+        hint = self.registry.suggest(name)
+        reply = Reply.error(f"Unknown command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
+        reply.para("Send ", code("/help"), " for the list.")
+        await sink.send(reply)
+
+
+def _usage_error(command: Command, message: str) -> Reply:
+    reply = Reply.error(f"{message[:1].upper()}{message[1:]}.".replace("..", "."))
+    reply.para("Usage: ", code(command.usage))
+    reply.para("Example: ", code(command.example))
+    return reply
+
+
+async def _safe_send(sink: ReplySink, reply: Reply) -> None:
+    try:
+        await sink.send(reply)
+    except Exception:
+        log.exception("could not send an error reply")
+
+
+__all__ = ["Access", "Incoming", "Option", "ParseError", "Registry", "Router", "Token", "parse_arguments",
+           "tokenize"]

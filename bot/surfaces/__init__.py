@@ -1,0 +1,1 @@
+"""Chat surfaces: each adapts one platform to the router (incoming lines, outgoing replies)."""

@@ -1,0 +1,1 @@
+"""Settings (TOML file + SOCMINT_* environment) and the shipped defaults."""

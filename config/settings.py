@@ -1,0 +1,211 @@
+"""The effective settings: defaults < TOML file < SOCMINT_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from config.lookups import LookupsSettings
+from config.monitor import MonitorSettings
+from config.sources import SourcesSettings
+
+DEFAULT_CONFIG = Path("socmint.toml")
+PLATFORMS = ("telegram", "discord", "console")
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram surface (python-telegram-bot)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = None
+    api_url: str = Field(default="https://api.telegram.org", description="Bot API server root")
+    webhook_url: str | None = Field(default=None, description="public URL; long polling when unset")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret: SecretStr | None = None
+    poll_timeout_s: int = Field(default=30, ge=0, le=50)
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_root(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class DiscordSettings(BaseModel):
+    """The Discord surface (discord.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: SecretStr | None = None
+    guilds: list[int] = Field(default_factory=list, description="sync slash commands here (instant)")
+    prefix: str = "!"
+    api_url: str | None = Field(default=None, description="REST root override (tests, proxies)")
+    gateway_url: str | None = Field(default=None, description="gateway URL override (tests)")
+
+
+class DatabaseSettings(BaseModel):
+    """Where data lives: any SQLAlchemy URL; SQLite under the data directory when unset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+
+
+class HttpSettings(BaseModel):
+    """The shared outbound HTTP client."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact: str = Field(default="", description="operator contact put in the User-Agent")
+    timeout_s: float = Field(default=20, gt=0)
+    max_connections: int = Field(default=200, ge=1)
+
+
+class CommandSettings(BaseModel):
+    """Command execution limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(default=120, gt=0)
+    max_input_chars: int = Field(default=4096, ge=64)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Nested env vars use `__`: SOCMINT_TELEGRAM__TOKEN."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SOCMINT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path("data")
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    timezone: str = "UTC"
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    lookups: LookupsSettings = Field(default_factory=LookupsSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("admins")
+    @classmethod
+    def _check_admins(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            platform, _, uid = entry.partition(":")
+            if platform not in PLATFORMS or not uid.lstrip("-").isdigit():
+                raise ValueError(f"{entry!r} is not platform:numeric_id (e.g. telegram:123456)")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"unknown time zone {v!r} (e.g. Europe/Berlin)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _default_db(self) -> Settings:
+        if not self.database.url:
+            self.database.url = f"sqlite:///{(self.data_dir / 'socmint.db').resolve()}"
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log masking."""
+        found: list[str] = []
+
+        def walk(obj: Any) -> None:
+            if isinstance(obj, SecretStr):
+                value = obj.get_secret_value()
+                if value:
+                    found.append(value)
+            elif isinstance(obj, BaseModel):
+                for name in type(obj).model_fields:
+                    walk(getattr(obj, name))
+
+        walk(self)
+        return found
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message names the key and what is wrong."""
+
+
+def config_path() -> Path:
+    """The config file: $SOCMINT_CONFIG, else ./socmint.toml."""
+    return Path(os.environ.get("SOCMINT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and validate; raises ConfigError with one clear message per problem."""
+    path = config_path()
+    if "SOCMINT_CONFIG" in os.environ and not path.exists():
+        raise ConfigError(f"SOCMINT_CONFIG: file {path} does not exist (run `socmint init {path}`)")
+    if path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"] if p != "__root__") or "(settings)"
+        env = "SOCMINT_" + "__".join(str(p).upper() for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling; `socmint init` writes every key)"
+        lines.append(f"invalid setting {key} (in {path} or {env}): {msg}")
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Settings for the monitored sources: one section each, every outbound root configurable."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class SourceSettings(BaseModel):
+    """What every source has: a switch, a base URL, a poll interval and a request rate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    base_url: str
+    interval_s: float = Field(default=300, ge=5, description="poll interval for this source's jobs")
+    rate_per_s: float = Field(default=1.0, gt=0, description="requests per second to this host, at most")
+
+
+class HackerNewsSettings(SourceSettings):
+    base_url: str = "https://hn.algolia.com/api/v1"
+    firebase_url: str = "https://hacker-news.firebaseio.com/v0"
+    rate_per_s: float = 2.0
+
+
+class MastodonSettings(SourceSettings):
+    base_url: str = "https://mastodon.social"
+    instances: list[str] = Field(default_factory=lambda: ["https://mastodon.social"])
+    token: SecretStr | None = None
+    rate_per_s: float = 1.0  # 300 requests / 5 min per IP
+
+
+class BlueskySettings(SourceSettings):
+    base_url: str = "https://public.api.bsky.app"
+    jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
+    pds_url: str = "https://bsky.social"
+    handle: str | None = None
+    app_password: SecretStr | None = None
+    firehose: bool = Field(default=False, description="keep a Jetstream connection open for keyword watches")
+
+
+class RssSettings(SourceSettings):
+    base_url: str = ""
+    feeds: list[str] = Field(default_factory=list)
+    interval_s: float = 900
+
+
+class TelegramChannelSettings(SourceSettings):
+    base_url: str = "https://t.me"
+    channels: list[str] = Field(default_factory=list)
+    rate_per_s: float = 0.5
+
+
+class LemmySettings(SourceSettings):
+    base_url: str = "https://lemmy.world"
+
+
+class GitHubSettings(SourceSettings):
+    base_url: str = "https://api.github.com"
+    token: SecretStr | None = None
+    rate_per_s: float = 0.15  # search: 10 requests/min without a token
+
+
+class FourChanSettings(SourceSettings):
+    base_url: str = "https://a.4cdn.org"
+    web_url: str = Field(default="https://boards.4chan.org", description="root of post permalinks")
+    media_url: str = Field(default="https://i.4cdn.org", description="root of attached files")
+    boards: list[str] = Field(default_factory=list)
+    rate_per_s: float = 1.0  # the API rules: at most 1 request/s
+
+
+class RedditSettings(SourceSettings):
+    base_url: str = "https://oauth.reddit.com"
+    auth_url: str = "https://www.reddit.com/api/v1/access_token"
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    rate_per_s: float = 1.5  # 100 QPM per OAuth client
+
+
+class SourcesSettings(BaseModel):
+    """All monitored sources."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hackernews: HackerNewsSettings = Field(default_factory=HackerNewsSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
+    rss: RssSettings = Field(default_factory=RssSettings)
+    telegram: TelegramChannelSettings = Field(default_factory=TelegramChannelSettings)
+    lemmy: LemmySettings = Field(default_factory=LemmySettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    fourchan: FourChanSettings = Field(default_factory=FourChanSettings)
+    reddit: RedditSettings = Field(default_factory=RedditSettings)

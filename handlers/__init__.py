@@ -1,0 +1,1 @@
+"""What commands do. Handlers never import a chat library: they take a Context and return a Reply."""

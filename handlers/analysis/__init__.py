@@ -1,0 +1,1 @@
+"""Analyses of stored posts: profile, time zone, network, sentiment, IOCs, geolocation, trends, coordination."""

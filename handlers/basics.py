@@ -1,0 +1,122 @@
+"""The basics: /start, /help, /whoami and /status."""
+
+from __future__ import annotations
+
+import platform
+from datetime import timedelta
+
+from bot import __version__
+from bot.command import Arg, CommandError, CommandSet, Context
+from bot.reply import Reply, bold, code
+from storage import identity
+from storage.models import Role
+
+commands = CommandSet()
+
+
+def _uptime(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+async def _chat_allowed(ctx: Context) -> bool:
+    access = await ctx.services.router.access(ctx.chat, ctx.user)  # type: ignore[union-attr]
+    return access.chat_allowed
+
+
+@commands.command("start", "Say hello and show how to begin", example="/start", needs_allowed_chat=False)
+async def start(ctx: Context) -> Reply:
+    if not await _chat_allowed(ctx):
+        return Reply.text(
+            "Hello. This chat is not allowed to use socmint-bot yet. Ask an admin to run /allow here. ",
+            "Chat ", code(ctx.chat.key), ", you ", code(ctx.user.key), ".",
+        )
+    reply = Reply.text(bold("socmint-bot"), " — social media intelligence in your team chat.")
+    reply.para("Try ", code("/lookup example.com"), ", ", code('/watch add "lock bit" OR lockbit'),
+               " or ", code("/help"), ".")
+    return reply
+
+
+@commands.command("help", "List commands, or explain one", example="/help watch",
+                  args=[Arg("command", "a command name", required=False)])
+async def help_(ctx: Context, command: str | None) -> Reply:
+    registry = ctx.services.router.registry  # type: ignore[union-attr]
+    if command:
+        return _help_one(registry, command.lstrip("/").lower(), ctx.role)
+    reply = Reply.text(bold("Commands"), f" (your role: {ctx.role.label})")
+    for group, cmds in registry.groups().items():
+        visible = [c for c in cmds if not c.hidden and ctx.role >= c.role]
+        if len(visible) == 1 and visible[0].name == group:
+            reply.para(code(f"/{group}"), " — ", visible[0].summary)
+        elif visible:
+            reply.para(code(f"/{group}"), " — ", "; ".join(c.name.split(" ", 1)[-1] for c in visible))
+    reply.para("Details and examples: ", code("/help <command>"), ".")
+    return reply
+
+
+def _help_one(registry, name: str, role: Role) -> Reply:  # type: ignore[no-untyped-def]
+    group = registry.groups().get(name) or ([registry.get(name)] if registry.get(name) else [])
+    if not group:
+        hint = registry.suggest(name)
+        raise CommandError(f"No command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
+    reply = Reply()
+    for cmd in group:
+        reply.para(code(cmd.usage), " — ", cmd.summary)
+        items: list[tuple[str, object]] = [("example", code(cmd.example)), ("needs role", cmd.role.label)]
+        items += [(f"<{a.name}>", a.help + (f" ({', '.join(a.choices)})" if a.choices else "")) for a in cmd.args]
+        items += [(f"--{o.name}", o.help) for o in cmd.options]
+        if cmd.aliases:
+            items.append(("aliases", ", ".join(f"/{a}" for a in cmd.aliases)))
+        reply.kv(items)  # type: ignore[arg-type]
+    if role < min(c.role for c in group):
+        reply.para("(You cannot run this with your current role.)")
+    return reply
+
+
+@commands.command("whoami", "Show who you are, your role and this chat", example="/whoami",
+                  needs_allowed_chat=False)
+async def whoami(ctx: Context) -> Reply:
+    allowed = await _chat_allowed(ctx)
+    reply = Reply()
+    reply.kv([
+        ("you", code(ctx.user.key)),
+        ("name", ctx.user.name or "—"),
+        ("role", ctx.role.label if allowed else "none here"),
+        ("chat", code(ctx.chat.key)),
+        ("chat allowed", "yes" if allowed else "no — ask an admin to run /allow here"),
+    ], title="Who am I")
+    return reply
+
+
+@commands.command("status", "Uptime, surfaces, database, jobs and recent errors", example="/status")
+async def status(ctx: Context) -> Reply:
+    services = ctx.services
+    size = services.db.size_bytes
+    jobs = services.scheduler.get_jobs() if services.scheduler.running else []
+    surfaces = ", ".join(
+        f"{name} ({'up' if s.connected else 'down'})" for name, s in services.surfaces.items()
+    ) or "none"
+    allowed = await services.db.run(lambda s: len(identity.allowed_chats(s)))
+    reply = Reply()
+    reply.kv([
+        ("version", f"{__version__} (Python {platform.python_version()})"),
+        ("uptime", _uptime(services.now() - services.started_at)),
+        ("surfaces", surfaces),
+        ("database", f"{services.db.display_url.split('://')[0]}" + (f", {size / 1e6:.1f} MB" if size else "")),
+        ("allowed chats", str(allowed)),
+        ("scheduled jobs", str(len(jobs))),
+    ], title="Status")
+    for provider in services.status_providers:
+        section = await provider(services)
+        if section:
+            reply.kv(section[1], title=section[0])  # type: ignore[arg-type]
+    if services.errors:
+        reply.table(["when (UTC)", "where", "error"],
+                    [(e.at.strftime("%m-%d %H:%M:%S"), e.where, e.message) for e in list(services.errors)[-5:]],
+                    title="Recent errors")
+    else:
+        reply.para("No recent errors.")
+    return reply

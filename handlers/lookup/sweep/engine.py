@@ -1,0 +1,174 @@
+"""The sweep: ask many sites about one username at once, and stream each site's outcome as it lands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from config.lookups import SweepSettings
+from handlers.fetch.polite import retry_after_seconds
+from handlers.lookup.sweep.site import PLACEHOLDER, NotApplicable, Observed, Probe, Site
+from handlers.lookup.sweep.verdict import Status, is_fault, judge
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SiteResult:
+    """One site's outcome for one username."""
+
+    site: Site
+    url: str
+    status: Status
+    http_status: int | None
+    elapsed_ms: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site.name,
+            "category": self.site.category,
+            "url": self.url,
+            "status": self.status.value,
+            "http_status": self.http_status,
+            "elapsed_ms": self.elapsed_ms,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How hard and how long a sweep may push."""
+
+    concurrency: int = 100
+    per_host: int = 2
+    site_timeout_s: float = 10.0
+    deadline_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, s: SweepSettings) -> Limits:
+        return cls(s.concurrency, s.per_host, s.site_timeout_s, s.deadline_s)
+
+
+class Sweeper:
+    """Runs sweeps through one shared client, within a global and a per-host concurrency limit."""
+
+    def __init__(self, client: httpx.AsyncClient, limits: Limits) -> None:
+        self.client = client
+        self.limits = limits
+
+    async def sweep(self, username: str, sites: Sequence[Site]) -> AsyncIterator[SiteResult]:
+        """Every site's result, in the order they finish; sites still open at the deadline end unknown."""
+        queue: asyncio.Queue[tuple[int, SiteResult]] = asyncio.Queue()
+        everyone = asyncio.Semaphore(self.limits.concurrency)
+        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.limits.per_host))
+
+        async def run(index: int, site: Site) -> None:
+            async with hosts[site.host], everyone:
+                result = await self.check(site, username)
+            queue.put_nowait((index, result))
+
+        tasks = [asyncio.create_task(run(i, s)) for i, s in enumerate(sites)]
+        pending = set(range(len(sites)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.deadline_s
+        try:
+            while pending:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        index, result = await queue.get()
+                except TimeoutError:
+                    break
+                pending.discard(index)
+                yield result
+        finally:
+            await _cancel(tasks)
+        for index in sorted(pending):
+            site = sites[index]
+            reason = f"overall deadline of {self.limits.deadline_s:g}s reached"
+            yield SiteResult(site, _profile_url(site, username), Status.UNKNOWN, None,
+                             int(self.limits.deadline_s * 1000), reason)
+
+    async def check(self, site: Site, username: str) -> SiteResult:
+        """Ask one site about one username: one retry after a 5xx, a timeout per attempt."""
+        started = time.monotonic()
+        try:
+            return await self._check(site, username, started)
+        except Exception as exc:  # a bug must cost one site, never the sweep
+            log.exception("sweep check failed", extra={"site": site.name})
+            return _result(site, _profile_url(site, username), Status.UNKNOWN, None, started,
+                           f"internal error ({type(exc).__name__})")
+
+    async def _check(self, site: Site, username: str, started: float) -> SiteResult:
+        try:
+            probe = site.probe(username)
+        except NotApplicable as exc:
+            return _result(site, _profile_url(site, username), Status.UNKNOWN, None, started, str(exc))
+        timeout = self.limits.site_timeout_s
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(timeout):
+                    seen, response = await self._fetch(probe)
+            except TimeoutError:
+                return _result(site, probe.profile_url, Status.UNKNOWN, None, started, f"timed out after {timeout:g}s")
+            except httpx.HTTPError as exc:
+                reason = f"connection failed ({type(exc).__name__})"
+                return _result(site, probe.profile_url, Status.UNKNOWN, None, started, reason)
+            if attempt == 1 and seen.status >= 500 and is_fault(site, seen.status):
+                wait = retry_after_seconds(response) or 0.0
+                if wait > timeout:
+                    reason = f"server error (HTTP {seen.status}), asked to retry after {wait:.0f}s"
+                    return _result(site, probe.profile_url, Status.UNKNOWN, seen.status, started, reason)
+                await asyncio.sleep(wait)
+                continue
+            verdict = judge(site, seen, response.headers)
+            reason = verdict.reason + (" (after one retry)" if attempt == 2 else "")
+            return _result(site, probe.profile_url, verdict.status, seen.status, started, reason)
+        raise AssertionError("unreachable: the second attempt always returns")
+
+    async def _fetch(self, probe: Probe) -> tuple[Observed, httpx.Response]:
+        async with self.client.stream(
+            probe.method, probe.url, headers=probe.headers, content=probe.body,
+            follow_redirects=probe.follow_redirects,
+        ) as response:
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) >= MAX_BODY_BYTES:
+                    break
+        body = _decode(bytes(data[:MAX_BODY_BYTES]), response.charset_encoding)
+        seen = Observed(response.status_code, body, response.headers.get("location"))
+        return seen, response
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    try:
+        return data.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+def _profile_url(site: Site, username: str) -> str:
+    return site.profile_url.replace(PLACEHOLDER, quote(username, safe=""))
+
+
+def _result(site: Site, url: str, status: Status, http_status: int | None, started: float,
+            reason: str) -> SiteResult:
+    return SiteResult(site, url, status, http_status, int((time.monotonic() - started) * 1000), reason)
+
+
+async def _cancel(tasks: Iterable[asyncio.Task[None]]) -> None:
+    tasks = [t for t in tasks if not t.done()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,1 @@
+"""Watchlists and monitoring: sources, the matcher, the pipeline, the alert outbox and digests."""

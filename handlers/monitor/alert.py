@@ -1,0 +1,148 @@
+"""Alert messages: the outbox payload for a matched post or a group, and the Reply drawn from it.
+
+The payload is plain JSON stored in the outbox row, so an alert can be drawn after a restart
+without the post (which `/forget` may have removed meanwhile). Relayed text stays plain spans.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from bot.reply import Button, Reply, Span, Style, bold, code, link
+from handlers.monitor.matcher import highlight_spans
+from handlers.monitor.post import Post
+
+SNIPPET_CHARS = 400
+GROUP_SNIPPET_CHARS = 140
+TOP_IN_GROUP = 3
+
+
+def post_payload(post: Post, post_id: int, terms: list[str]) -> dict[str, Any]:
+    """The part of a payload describing one matched post (snippet cut around the first match)."""
+    return {
+        "id": post_id,
+        "source": post.source,
+        "source_id": post.source_id,
+        "author_handle": post.author.handle,
+        "author_name": post.author.name,
+        "created_at": post.created_at.isoformat(),
+        "url": post.url,
+        "title": post.title,
+        "snippet": snippet(post.text or post.title or "", terms, SNIPPET_CHARS),
+        "terms": list(terms),
+        "score": sum(v for v in post.engagement.values() if isinstance(v, int)),
+    }
+
+
+def alert_payload(watch_id: int, query: str, post: dict[str, Any]) -> dict[str, Any]:
+    """The outbox payload of a single alert."""
+    return {"kind": "alert", "watch_id": watch_id, "query": query, "post": post}
+
+
+def group_payload(watch_id: int, query: str, posts: list[dict[str, Any]], minutes: int) -> dict[str, Any]:
+    """The outbox payload summarising many alerts of one watch: the count and the top posts."""
+    top = sorted(posts, key=lambda p: (p.get("score", 0), p.get("created_at", "")), reverse=True)
+    return {
+        "kind": "group",
+        "watch_id": watch_id,
+        "query": query,
+        "count": len(posts),
+        "minutes": max(1, minutes),
+        "top": top[:TOP_IN_GROUP],
+    }
+
+
+def minutes_between(start: datetime, end: datetime) -> int:
+    """Whole minutes from `start` to `end`, rounded up."""
+    return max(1, math.ceil((end - start).total_seconds() / 60))
+
+
+def snippet(text: str, terms: list[str], limit: int) -> str:
+    """Up to `limit` characters of `text`, centred on the first matched term when it is far in."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    found = highlight_spans(flat, terms)
+    first = found[0][0] if found else 0
+    start = max(0, min(first - limit // 3, len(flat) - limit))
+    cut = flat[start : start + limit]
+    return ("…" if start else "") + cut + ("…" if start + limit < len(flat) else "")
+
+
+def highlighted(text: str, terms: list[str]) -> list[Span]:
+    """`text` as plain spans with the matched terms in bold."""
+    out: list[Span] = []
+    pos = 0
+    for start, end in sorted(highlight_spans(text, terms)):
+        if start < pos:
+            continue
+        if start > pos:
+            out.append(Span(text[pos:start]))
+        out.append(Span(text[start:end], Style.BOLD))
+        pos = end
+    if pos < len(text):
+        out.append(Span(text[pos:]))
+    return out
+
+
+def render(payload: dict[str, Any]) -> Reply:
+    """The Reply for an outbox payload (an alert or a group)."""
+    if payload.get("kind") == "group":
+        return _render_group(payload)
+    return _render_alert(payload)
+
+
+def _byline(post: dict[str, Any]) -> list[Span | str]:
+    parts: list[Span | str] = [bold(post["source"])]
+    if post.get("author_handle"):
+        parts += [" · ", f"@{post['author_handle']}"]
+        if post.get("author_name") and post["author_name"] != post["author_handle"]:
+            parts += [f" ({post['author_name']})"]
+    parts += [" · ", _when(post.get("created_at"))]
+    return parts
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "time unknown"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _render_alert(payload: dict[str, Any]) -> Reply:
+    post = payload["post"]
+    reply = Reply.text("🔔 ", bold(f"Watch {payload['watch_id']}"), " ", code(payload["query"]))
+    reply.para(*_byline(post))
+    if post.get("title"):
+        reply.para(*[Span(s.text, Style.BOLD) for s in highlighted(post["title"], post["terms"])])
+    if post.get("snippet") and post["snippet"] != post.get("title"):
+        reply.para(*highlighted(post["snippet"], post["terms"]))
+    if post.get("url"):
+        reply.para(link(post["url"], post["url"]))
+    return reply.buttons(_buttons(payload["watch_id"], post))
+
+
+def _render_group(payload: dict[str, Any]) -> Reply:
+    reply = Reply.text(
+        "📈 ", bold(f"{payload['count']} new matches"), " for ", code(payload["query"]),
+        f" in {payload['minutes']} min — top {len(payload['top'])} shown",
+    )
+    for post in payload["top"]:
+        text = snippet(post.get("snippet") or post.get("title") or "", post["terms"], GROUP_SNIPPET_CHARS)
+        parts: list[Span | str] = [*_byline(post), ": ", *highlighted(text, post["terms"])]
+        if post.get("url"):
+            parts += [" ", link("open", post["url"])]
+        reply.para(*parts)
+    return reply.buttons(
+        [Button("Mute 1h", f"/watch mute {payload['watch_id']} 1h"),
+         Button("Show watch", f"/watch show {payload['watch_id']}")]
+    )
+
+
+def _buttons(watch_id: int, post: dict[str, Any]) -> list[Button]:
+    row = [Button("Mute 1h", f"/watch mute {watch_id} 1h"), Button("Add to case", f"/case add post:{post['id']}")]
+    handle = post.get("author_handle")
+    if handle and not any(ch.isspace() for ch in handle):
+        row.append(Button("Profile author", f"/profile {post['source']} {handle}"))
+    return row

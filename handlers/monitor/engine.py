@@ -1,0 +1,129 @@
+"""The monitoring engine of one bot process: the matcher, the ingest pipeline, the outbox and schedules.
+
+Sources and imports hand posts to `Monitor.ingest`, the one public entry point; the app keeps the
+engine in `services.extras["monitor"]`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.reply import Inline
+from handlers.monitor.digest import DigestScheduler
+from handlers.monitor.matcher import Matcher
+from handlers.monitor.outbox import OutboxWorker
+from handlers.monitor.pipeline import CursorUpdate, IngestResult, Pipeline
+from handlers.monitor.post import Post
+from handlers.monitor.query import QueryError, parse_query
+from handlers.monitor.scheduler import PollScheduler, registry_sources
+from handlers.monitor.sources.base import Source
+from storage import watches
+from storage.models import Watch, WatchState
+
+if TYPE_CHECKING:
+    from bot.services import Services, StatusSection
+
+log = logging.getLogger(__name__)
+
+
+class Monitor:
+    """Holds the compiled watches and runs posts through storage, matching and delivery."""
+
+    def __init__(self, services: Services, *, sources: Callable[[], dict[str, Source]] | None = None) -> None:
+        self.services = services
+        self.settings = services.settings.monitor
+        self.matcher = Matcher()
+        self.pipeline = Pipeline(services.db, self.matcher, self.settings, services.now)
+        self.outbox = OutboxWorker(services, self.settings)
+        self.polls = PollScheduler(services, self, sources or registry_sources(services))
+        self.digests = DigestScheduler(services, self.outbox)
+        self.outbox.builders["digest"] = self.digests.build_from_payload
+        self.running = False
+
+    # lifecycle -------------------------------------------------------------------------------
+    async def start(self, *, background: bool = True) -> None:
+        """Compile every active watch; with `background`, start delivery, polling and digest jobs."""
+        for watch in await self.services.db.run(watches.active):
+            self.compile(watch)
+        if background:
+            self.running = True
+            self.outbox.start()
+            await self.polls.rebuild()
+            await self.digests.rebuild()
+
+    async def stop(self) -> None:
+        self.running = False
+        await self.polls.stop()
+        await self.outbox.stop()
+
+    # the public entry point ------------------------------------------------------------------
+    async def ingest(
+        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None
+    ) -> IngestResult:
+        """Store, de-duplicate and match posts; queue alerts (unless `alert` is false) and wake delivery."""
+        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor)
+        if result.alerts:
+            self.outbox.wake()
+        return result
+
+    # watch changes ---------------------------------------------------------------------------
+    def compile(self, watch: Watch) -> None:
+        """Put an active watch into the matcher (or replace it); a query that no longer parses is skipped."""
+        if watch.id is None:
+            return
+        self.matcher.remove(watch.id)
+        if watch.state != WatchState.ACTIVE:
+            return
+        try:
+            query = parse_query(watch.query)
+        except QueryError as exc:
+            log.warning("watch %s has a query that no longer parses: %s", watch.id, exc)
+            self.services.record_error("watch", f"watch {watch.id} skipped: {exc}")
+            return
+        self.matcher.add(watch.id, query, frozenset(watch.sources) or None)
+
+    async def watch_changed(self, watch: Watch) -> None:
+        """A watch was added, paused, resumed or edited: match with it at once and re-plan polling."""
+        self.compile(watch)
+        if self.running:
+            await self.polls.rebuild()
+
+    async def watch_removed(self, watch_id: int) -> None:
+        self.matcher.remove(watch_id)
+        if self.running:
+            await self.polls.rebuild()
+
+    # /status ---------------------------------------------------------------------------------
+    async def status(self, services: Services) -> StatusSection:
+        """Queue depth and watch counts for /status."""
+
+        def read(session):  # type: ignore[no-untyped-def]
+            return watches.outbox_counts(session), watches.oldest_pending(session), watches.count_active(session)
+
+        counts, oldest, active = await services.db.run(read)
+        pending = counts.get("pending", 0)
+        items: list[tuple[str, Inline | list[Inline]]] = [
+            ("active watches", str(active)),
+            ("alerts queued", str(pending)),
+        ]
+        if oldest is not None and pending:
+            age = services.now() - oldest
+            items.append(("oldest queued", _age(age)))
+        if counts.get("failed"):
+            items.append(("alerts failed", str(counts["failed"])))
+        if self.outbox.blocked:
+            items.append(("waiting for", ", ".join(sorted(self.outbox.blocked))))
+        items.append(("polling", self.polls.describe()))
+        return ("Monitoring", items)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"

@@ -1,0 +1,243 @@
+"""The ingest pipeline: posts in → de-duplicated → stored → matched → match rows → outbox rows.
+
+Each batch is one transaction: a crash loses nothing that was acknowledged and doubles nothing,
+because posts, matches, alerts and the source cursor are committed together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Insert
+from sqlmodel import Session, col
+
+from config.monitor import MonitorSettings
+from handlers.monitor.alert import alert_payload, post_payload
+from handlers.monitor.matcher import Matcher
+from handlers.monitor.post import Post
+from storage.db import Database
+from storage.models import OutboxItem, SourceCursor, StoredPost, Watch, WatchMatch, WatchState
+
+MIN_HASHED_CHARS = 16  # shorter texts ("+1", "lol") are too common to be treated as duplicates
+_SQL_CHUNK = 400  # bound parameters per IN (...) list
+
+_POSTS: Table = StoredPost.__table__  # type: ignore[assignment]
+_MATCHES: Table = WatchMatch.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+_POST_COLUMNS = [c.name for c in _POSTS.columns if c.name != "id"]
+
+
+@dataclass(frozen=True)
+class CursorUpdate:
+    """A source cursor to save in the same transaction as the posts it led to."""
+
+    source: str
+    key: str
+    cursor: str | None
+
+
+@dataclass
+class IngestResult:
+    """What one ingest call did."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    matches: int = 0
+    alerts: int = 0
+    chats: set[tuple[str, int]] = field(default_factory=set)
+
+    def add(self, other: IngestResult) -> None:
+        self.received += other.received
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.matches += other.matches
+        self.alerts += other.alerts
+        self.chats |= other.chats
+
+
+class Pipeline:
+    """Stores and matches batches of posts and queues their alerts."""
+
+    def __init__(
+        self, db: Database, matcher: Matcher, settings: MonitorSettings, clock: Callable[[], datetime]
+    ) -> None:
+        self.db = db
+        self.matcher = matcher
+        self.settings = settings
+        self.clock = clock
+
+    async def ingest(
+        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None
+    ) -> IngestResult:
+        """Store, match and queue alerts for `posts`, one transaction per batch; the cursor goes with the last."""
+        batch_size = self.settings.ingest_batch
+        pending = list(posts)
+        total = IngestResult()
+        for start in range(0, max(len(pending), 1), batch_size):
+            chunk = pending[start : start + batch_size]
+            last = start + batch_size >= len(pending)
+            total.add(await self._ingest_batch(chunk, alert, cursor if last else None))
+        return total
+
+    async def _ingest_batch(self, posts: list[Post], alert: bool, cursor: CursorUpdate | None) -> IngestResult:
+        unique = unique_posts(posts)
+        matched = {post.key: self.matcher.match(post) for post in unique}
+        now = self.clock()
+        since = now - timedelta(seconds=self.settings.alert_max_age_s) if alert else None
+
+        def work(session: Session) -> IngestResult:
+            result = store_batch(session, unique, matched, now, since)
+            result.received = len(posts)
+            result.duplicates = len(posts) - result.stored
+            if cursor is not None:
+                save_cursor(session, cursor, now)
+            return result
+
+        return await self.db.run(work)
+
+
+def unique_posts(posts: Sequence[Post]) -> list[Post]:
+    """The batch without repeats (same key or same content), oldest first."""
+    seen_keys: set[tuple[str, str]] = set()
+    seen_hashes: set[str] = set()
+    out: list[Post] = []
+    for post in sorted(posts, key=lambda p: p.created_at):
+        digest = _hash_of(post)
+        if post.key in seen_keys or (digest and digest in seen_hashes):
+            continue
+        seen_keys.add(post.key)
+        if digest:
+            seen_hashes.add(digest)
+        out.append(post)
+    return out
+
+
+def _hash_of(post: Post) -> str | None:
+    """The content hash used for de-duplication, or None when the text is too short to tell."""
+    return post.content_hash if len(post.full_text.strip()) >= MIN_HASHED_CHARS else None
+
+
+def store_batch(
+    session: Session,
+    posts: list[Post],
+    matched: dict[tuple[str, str], list[Any]],
+    now: datetime,
+    alert_since: datetime | None,
+) -> IngestResult:
+    """Insert the new posts, their match rows and alerts for posts since `alert_since` (None: no alerts)."""
+    fresh = _drop_known(session, posts)
+    ids = _insert_posts(session, fresh, now)
+    result = IngestResult(stored=len(ids))
+    wanted = {m.watch_id for post in fresh if post.key in ids for m in matched.get(post.key, ())}
+    watches = _watches(session, wanted)
+    match_rows: list[dict[str, Any]] = []
+    outbox_rows: list[dict[str, Any]] = []
+    for post in fresh:
+        post_id = ids.get(post.key)
+        if post_id is None:
+            continue
+        for m in matched.get(post.key, ()):
+            watch = watches.get(m.watch_id)
+            if watch is None or watch.state != WatchState.ACTIVE:
+                continue
+            terms = list(m.terms)
+            match_rows.append({"watch_id": watch.id, "post_id": post_id, "terms": terms, "created_at": now})
+            if alert_since is None or post.created_at < alert_since:
+                continue
+            if watch.muted_until is not None and watch.muted_until > now:
+                continue
+            payload = alert_payload(watch.id or 0, watch.query, post_payload(post, post_id, terms))
+            outbox_rows.append({
+                "chat_platform": watch.chat_platform, "chat_id": watch.chat_id, "watch_id": watch.id,
+                "payload": payload, "state": "pending", "attempts": 0, "last_error": None,
+                "next_attempt_at": now, "created_at": now, "sent_at": None,
+            })
+            result.chats.add((watch.chat_platform, watch.chat_id))
+    if match_rows:
+        session.execute(_insert_ignoring(session, _MATCHES, ["watch_id", "post_id"]), match_rows)
+    if outbox_rows:
+        session.execute(_OUTBOX.insert(), outbox_rows)
+    result.matches = len(match_rows)
+    result.alerts = len(outbox_rows)
+    return result
+
+
+def _drop_known(session: Session, posts: list[Post]) -> list[Post]:
+    """The posts whose key and content hash are not stored yet."""
+    by_source: dict[str, list[str]] = {}
+    for post in posts:
+        by_source.setdefault(post.source, []).append(post.source_id)
+    known_keys: set[tuple[str, str]] = set()
+    for source, source_ids in by_source.items():
+        for chunk in _chunks(source_ids):
+            rows = session.execute(
+                select(_POSTS.c.source_id).where(_POSTS.c.source == source, _POSTS.c.source_id.in_(chunk))
+            )
+            known_keys.update((source, r[0]) for r in rows)
+    hashes = [h for h in (_hash_of(p) for p in posts) if h]
+    known_hashes: set[str] = set()
+    for chunk in _chunks(hashes):
+        known_hashes.update(r[0] for r in session.execute(
+            select(_POSTS.c.content_hash).where(_POSTS.c.content_hash.in_(chunk))))
+    return [p for p in posts if p.key not in known_keys and _hash_of(p) not in known_hashes]
+
+
+def _insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[tuple[str, str], int]:
+    """Insert posts in one statement; returns the new row id per key (rows lost to a race are skipped)."""
+    if not posts:
+        return {}
+    rows = []
+    for post in posts:
+        row = post.to_row()
+        row.collected_at = now
+        rows.append({name: getattr(row, name) for name in _POST_COLUMNS})
+    stmt = _insert_ignoring(session, _POSTS, ["source", "source_id"]).returning(
+        _POSTS.c.id, _POSTS.c.source, _POSTS.c.source_id
+    )
+    return {(r.source, r.source_id): r.id for r in session.execute(stmt, rows)}
+
+
+def _insert_ignoring(session: Session, table: Table, unique: list[str]) -> Insert:
+    """An INSERT that skips rows violating the unique key `unique` (SQLite and PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=unique)
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=unique)
+    return table.insert()
+
+
+def _watches(session: Session, ids: set[int]) -> dict[int, Watch]:
+    found: dict[int, Watch] = {}
+    for chunk in _chunks(sorted(ids)):
+        for watch in session.execute(select(Watch).where(col(Watch.id).in_(chunk))).scalars():
+            found[watch.id or 0] = watch
+    return found
+
+
+def save_cursor(session: Session, update: CursorUpdate, now: datetime) -> None:
+    """Create or move a source cursor."""
+    row = session.get(SourceCursor, (update.source, update.key))
+    if row is None:
+        session.add(SourceCursor(source=update.source, key=update.key, cursor=update.cursor, updated_at=now))
+    else:
+        row.cursor = update.cursor
+        row.updated_at = now
+        session.add(row)
+
+
+def load_cursor(session: Session, source: str, key: str) -> str | None:
+    """The saved cursor for `(source, key)`, or None to start fresh."""
+    row = session.get(SourceCursor, (source, key))
+    return row.cursor if row else None
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _SQL_CHUNK):
+        yield items[start : start + _SQL_CHUNK]

@@ -1,0 +1,1 @@
+"""Public sources that yield normalised posts."""

@@ -1,0 +1,68 @@
+"""The source registry: every enabled source, built once from settings around the shared fetcher."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from handlers.fetch import PoliteFetcher
+from handlers.monitor.sources.base import Source
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# settings section → "module:Class", in the order /sources lists them
+SOURCE_CLASSES: dict[str, str] = {
+    "hackernews": "handlers.monitor.sources.hackernews:HackerNewsSource",
+    "mastodon": "handlers.monitor.sources.mastodon:MastodonSource",
+    "bluesky": "handlers.monitor.sources.bluesky:BlueskySource",
+    "rss": "handlers.monitor.sources.rss:RssSource",
+    "telegram": "handlers.monitor.sources.telegram_preview:TelegramPreviewSource",
+    "lemmy": "handlers.monitor.sources.lemmy:LemmySource",
+    "github": "handlers.monitor.sources.github:GitHubSource",
+    "fourchan": "handlers.monitor.sources.fourchan:FourChanSource",
+    "reddit": "handlers.monitor.sources.reddit:RedditSource",
+}
+
+
+def shared_fetcher(services: Services) -> PoliteFetcher:
+    """The app's PoliteFetcher (made around the shared client if the app has not made one)."""
+    fetcher = services.extras.get("fetcher")
+    if fetcher is None:
+        fetcher = services.extras["fetcher"] = PoliteFetcher(services.http)
+    return fetcher
+
+
+def _load(path: str) -> type[Source] | None:
+    module_name, _, class_name = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        log.warning("source not available", extra={"source": path, "error": str(exc)})
+        return None
+
+
+def available_sources(services: Services) -> dict[str, Source]:
+    """Every enabled source by name (`Source.name`), built once and cached in `services.extras["sources"]`.
+
+    Sources that need a missing key are included (their `configured()` is False) so they can be
+    listed as "needs a key"; disabled sections are left out.
+    """
+    cached = services.extras.get("sources")
+    if cached is not None:
+        return cached
+    fetcher = shared_fetcher(services)
+    sources: dict[str, Source] = {}
+    for section, path in SOURCE_CLASSES.items():
+        settings = getattr(services.settings.sources, section)
+        if not settings.enabled:
+            continue
+        cls = _load(path)
+        if cls is not None:
+            source = cls(settings, fetcher)
+            sources[source.name] = source
+    services.extras["sources"] = sources
+    return sources

@@ -1,0 +1,12 @@
+"""All tables. Importing this module registers every table on `SQLModel.metadata`."""
+
+from storage.models.audit import AuditEntry
+from storage.models.button import ButtonToken
+from storage.models.identity import Chat, Role, User
+from storage.models.ioc import PostIOC
+from storage.models.lookup import LookupCache
+from storage.models.post import StoredPost
+from storage.models.watch import DigestSchedule, OutboxItem, OutboxState, SourceCursor, Watch, WatchMatch, WatchState
+
+__all__ = ["AuditEntry", "ButtonToken", "Chat", "Role", "StoredPost", "User",
+           "DigestSchedule", "LookupCache", "PostIOC", "OutboxItem", "OutboxState", "SourceCursor", "Watch", "WatchMatch", "WatchState"]

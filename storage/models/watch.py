@@ -1,0 +1,114 @@
+"""Watchlists and what they produce: watches, matches, the alert outbox, source cursors, digest times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+class WatchState(StrEnum):
+    """Whether a watch is matched."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class OutboxState(StrEnum):
+    """Where an outbox row is on its way to the chat; `grouped` rows were folded into a summary."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    GROUPED = "grouped"
+
+
+class Watch(SQLModel, table=True):
+    """A saved query belonging to one chat; `sources` empty means every source."""
+
+    __tablename__ = "watches"
+    __table_args__ = (Index("ix_watches_chat", "chat_platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_platform: str = Field(max_length=16)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    query: str = Field(max_length=2000)
+    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    interval_s: int | None = None  # None: each source's own poll interval
+    state: str = Field(default=WatchState.ACTIVE.value, max_length=16)
+    muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WatchMatch(SQLModel, table=True):
+    """One post matched by one watch, with the terms that matched."""
+
+    __tablename__ = "watch_matches"
+    __table_args__ = (
+        UniqueConstraint("watch_id", "post_id"),
+        Index("ix_watch_matches_time", "watch_id", "created_at"),
+        Index("ix_watch_matches_post", "post_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
+    post_id: int = Field(sa_column=Column(Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OutboxItem(SQLModel, table=True):
+    """A message waiting for (or done with) delivery to a chat; sent in `id` order per chat."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "state", "chat_platform", "chat_id", "id"),
+        Index("ix_outbox_watch", "watch_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_platform: str = Field(max_length=16)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    watch_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=True)
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=OutboxState.PENDING.value, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SourceCursor(SQLModel, table=True):
+    """Where polling of one source for one key (a watch, an account) stopped."""
+
+    __tablename__ = "source_cursors"
+
+    source: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=256)
+    cursor: str | None = Field(default=None, max_length=4000)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DigestSchedule(SQLModel, table=True):
+    """When a chat gets its daily digest: local `time` (HH:MM) in time zone `tz`."""
+
+    __tablename__ = "digest_schedules"
+    __table_args__ = (UniqueConstraint("chat_platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_platform: str = Field(max_length=16)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    time: str = Field(max_length=5)
+    tz: str = Field(max_length=64)
+    last_sent_period: str | None = Field(default=None, max_length=32)  # the local date last covered
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,124 @@
+"""Reading and changing watches, their matches, the outbox and digest schedules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session, col
+
+from storage.models import DigestSchedule, OutboxItem, OutboxState, StoredPost, Watch, WatchMatch, WatchState
+
+
+def create(
+    session: Session, *, platform: str, chat_id: int, query: str, sources: list[str],
+    interval_s: int | None, created_by: str, now: datetime,
+) -> Watch:
+    watch = Watch(chat_platform=platform, chat_id=chat_id, query=query, sources=sources,
+                  interval_s=interval_s, created_by=created_by, created_at=now)
+    session.add(watch)
+    session.flush()
+    return watch
+
+
+def for_chat(session: Session, platform: str, chat_id: int) -> list[Watch]:
+    """The chat's watches, oldest first."""
+    query = select(Watch).where(Watch.chat_platform == platform, Watch.chat_id == chat_id).order_by(col(Watch.id))
+    return list(session.execute(query).scalars())
+
+
+def in_chat(session: Session, platform: str, chat_id: int, watch_id: int) -> Watch | None:
+    """The watch `watch_id` if it belongs to this chat."""
+    watch = session.get(Watch, watch_id)
+    if watch is None or watch.chat_platform != platform or watch.chat_id != chat_id:
+        return None
+    return watch
+
+
+def active(session: Session) -> list[Watch]:
+    """Every active watch of every chat."""
+    return list(session.execute(select(Watch).where(Watch.state == WatchState.ACTIVE.value)).scalars())
+
+
+def remove(session: Session, watch: Watch) -> None:
+    """Delete a watch with its matches and queued alerts."""
+    session.execute(delete(OutboxItem).where(OutboxItem.watch_id == watch.id))
+    session.execute(delete(WatchMatch).where(WatchMatch.watch_id == watch.id))
+    session.delete(watch)
+
+
+def match_counts(session: Session, watch_ids: list[int], since: datetime, until: datetime) -> dict[int, int]:
+    """Matches per watch created in [since, until)."""
+    if not watch_ids:
+        return {}
+    rows = session.execute(
+        select(WatchMatch.watch_id, func.count())
+        .where(col(WatchMatch.watch_id).in_(watch_ids), col(WatchMatch.created_at) >= since,
+               col(WatchMatch.created_at) < until)
+        .group_by(col(WatchMatch.watch_id))
+    )
+    return {int(w): int(n) for w, n in rows}
+
+
+def matched_posts(
+    session: Session, watch_ids: list[int], since: datetime, until: datetime
+) -> list[tuple[WatchMatch, StoredPost]]:
+    """Match rows with their posts in [since, until), oldest first."""
+    if not watch_ids:
+        return []
+    rows = session.execute(
+        select(WatchMatch, StoredPost)
+        .join(StoredPost, col(StoredPost.id) == WatchMatch.post_id)
+        .where(col(WatchMatch.watch_id).in_(watch_ids), col(WatchMatch.created_at) >= since,
+               col(WatchMatch.created_at) < until)
+        .order_by(col(WatchMatch.created_at), col(WatchMatch.id))
+    )
+    return [(m, p) for m, p in rows]
+
+
+def known_authors(session: Session, watch_ids: list[int], before: datetime) -> set[tuple[str, str]]:
+    """(source, handle) of every author matched by these watches before `before`."""
+    if not watch_ids:
+        return set()
+    rows = session.execute(
+        select(StoredPost.source, StoredPost.author_handle).distinct()
+        .join(WatchMatch, col(StoredPost.id) == WatchMatch.post_id)
+        .where(col(WatchMatch.watch_id).in_(watch_ids), col(WatchMatch.created_at) < before,
+               col(StoredPost.author_handle).is_not(None))
+    )
+    return {(s, h) for s, h in rows}
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Outbox rows per state."""
+    rows = session.execute(select(OutboxItem.state, func.count()).group_by(col(OutboxItem.state)))
+    return {str(s): int(n) for s, n in rows}
+
+
+def oldest_pending(session: Session) -> datetime | None:
+    return session.execute(
+        select(func.min(OutboxItem.created_at)).where(OutboxItem.state == OutboxState.PENDING.value)
+    ).scalar_one_or_none()
+
+
+def count_active(session: Session) -> int:
+    return int(session.execute(
+        select(func.count()).select_from(Watch).where(Watch.state == WatchState.ACTIVE.value)
+    ).scalar_one())
+
+
+def posts_since(session: Session, since: datetime, limit: int) -> list[StoredPost]:
+    """Stored posts created since `since`, newest first, at most `limit`."""
+    query = (select(StoredPost).where(col(StoredPost.created_at) >= since)
+             .order_by(col(StoredPost.created_at).desc()).limit(limit))
+    return list(session.execute(query).scalars())
+
+
+def digest_for_chat(session: Session, platform: str, chat_id: int) -> DigestSchedule | None:
+    return session.execute(
+        select(DigestSchedule).where(DigestSchedule.chat_platform == platform, DigestSchedule.chat_id == chat_id)
+    ).scalar_one_or_none()
+
+
+def digest_schedules(session: Session) -> list[DigestSchedule]:
+    return list(session.execute(select(DigestSchedule)).scalars())

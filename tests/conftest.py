@@ -1,0 +1,28 @@
+"""Shared fixtures: every test runs in its own folder with no SOCMINT_* settings leaking in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import BotHarness
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("SOCMINT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    """A started bot (commands only, no background work) on a temporary database."""
+    harness = BotHarness(tmp_path)
+    await harness.start()
+    yield harness
+    await harness.stop()

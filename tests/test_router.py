@@ -1,0 +1,194 @@
+"""The command core: parsing, dispatch, access checks, audit, timeouts and buttons."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option, UsageError
+from bot.reply import Button, Reply
+from bot.router import ParseError, Registry, parse_arguments, tokenize
+from handlers import admin, basics
+from storage import audit
+from storage.models import Role
+from tests.harness import BotHarness, RecordingSink
+
+demo = CommandSet()
+
+
+@demo.command("echo", "Echo the text back", example="/echo hi", args=[Arg("text", "what to echo", kind=ArgKind.TEXT)])
+async def echo(ctx: Context, text: str) -> Reply:
+    return Reply.text(text)
+
+
+@demo.command("thing add", "Add a thing", example="/thing add 3 --every 5m", role=Role.ANALYST, mutates=True,
+              args=[Arg("n", "a number", kind=ArgKind.INT)],
+              options=[Option("every", "interval", kind=ArgKind.DURATION), Option("dry", "just try", flag=True)])
+async def thing_add(ctx: Context, n: int, every: timedelta | None, dry: bool) -> Reply:
+    return Reply.text(f"n={n} every={every} dry={dry}")
+
+
+@demo.command("thing list", "List things", example="/thing list")
+async def thing_list(ctx: Context) -> Reply:
+    return Reply.text("things").buttons([Button("again", "/thing list"), Button("add", "/thing add 1")])
+
+
+@demo.command("slow", "Sleeps", example="/slow", timeout=0.2)
+async def slow(ctx: Context) -> Reply:
+    await asyncio.sleep(5)
+    return Reply.text("never")
+
+
+@demo.command("boom", "Fails", example="/boom")
+async def boom(ctx: Context) -> Reply:
+    raise RuntimeError("secret internals")
+
+
+@demo.command("nope", "Refuses", example="/nope")
+async def nope(ctx: Context) -> Reply:
+    raise CommandError("that cannot be done here")
+
+
+@demo.command("bad", "Bad args inside", example="/bad")
+async def bad(ctx: Context) -> Reply:
+    raise UsageError("the window must be positive")
+
+
+@pytest.fixture
+async def dbot(tmp_path):
+    harness = BotHarness(tmp_path, sets=[basics.commands, admin.commands, demo])
+    await harness.start()
+    yield harness
+    await harness.stop()
+
+
+def test_tokenize_quotes_and_spans():
+    tokens = tokenize('watch add "lock bit" OR \'x y\' --every 5m')
+    assert [t.value for t in tokens] == ["watch", "add", "lock bit", "OR", "x y", "--every", "5m"]
+    assert tokens[2].start == 10 and tokens[2].end == 20
+
+
+def test_tokenize_unclosed_quote_names_position():
+    with pytest.raises(ParseError, match="position 6"):
+        tokenize('echo "abc')
+
+
+def test_parse_arguments_options_and_text():
+    registry = Registry([demo])
+    cmd = registry.get("thing add")
+    line = "thing add 7 --every 1h30m --dry"
+    tokens = tokenize(line)[2:]
+    assert parse_arguments(cmd, line, tokens) == {"n": 7, "every": timedelta(hours=1, minutes=30), "dry": True}
+    with pytest.raises(UsageError, match="whole number"):
+        parse_arguments(cmd, "thing add x", tokenize("thing add x")[2:])
+    with pytest.raises(UsageError, match="duration"):
+        parse_arguments(cmd, "thing add 1 --every soon", tokenize("thing add 1 --every soon")[2:])
+
+
+async def test_text_argument_keeps_raw_quotes(dbot):
+    replies = await dbot.run('/echo "lock bit" OR -test')
+    assert replies[0].plain_text() == '"lock bit" OR -test'
+
+
+async def test_unknown_command_suggests(dbot):
+    text = await dbot.text("/hepl")
+    assert "Unknown command /hepl" in text and "Did you mean /help" in text
+
+
+async def test_group_without_subcommand_lists_them(dbot):
+    text = await dbot.text("/thing")
+    assert "/thing add" in text and "/thing list" in text
+
+
+async def test_wrong_arguments_show_usage_and_example(dbot):
+    text = await dbot.text("/thing add many")
+    assert "whole number" in text and "Usage: `/thing add <n>" in text and "Example: `/thing add 3 --every 5m`" in text
+
+
+async def test_role_check_refuses_viewer(dbot):
+    text = await dbot.text("/thing add 1", role=Role.VIEWER)
+    assert "needs the analyst role" in text
+    assert "n=1" in await dbot.text("/thing add 1", role=Role.ANALYST)
+
+
+async def test_not_allowed_chat_is_refused_and_audited(dbot):
+    text = await dbot.text("/help", role=None, allowed=False, user_id=42, chat_id=-42)
+    assert "not allowed" in text
+    entries = await dbot.services.db.run(lambda s: audit.recent(s, 5))
+    assert entries[0].outcome == "refused" and entries[0].user == "telegram:42"
+
+
+async def test_stranger_gets_only_refusals(dbot):
+    for line in ("/thing list", "/status", "/audit", "/nonexistent", "/echo hi"):
+        text = await dbot.text(line, role=None, allowed=False, user_id=77, chat_id=-77)
+        assert "not allowed" in text, line
+
+
+async def test_group_address_to_other_bot_is_ignored(dbot):
+    sink = RecordingSink()
+    from bot.command import ChatKind, ChatRef, UserRef
+    from bot.router import Incoming
+
+    await dbot.prepare(platform="telegram", user_id=1, chat_id=-1, role=Role.OWNER, allowed=True)
+    chat, user = ChatRef("telegram", -1, ChatKind.GROUP), UserRef("telegram", 1)
+    await dbot.app.router.handle(Incoming(chat, user, "/echo@otherbot hi", bot_username="socmintbot"), sink)
+    assert sink.replies == []
+    await dbot.app.router.handle(Incoming(chat, user, "/echo@SocmintBot hi", bot_username="socmintbot"), sink)
+    assert sink.replies[0].plain_text() == "hi"
+
+
+async def test_timeout_stops_slow_command_without_blocking_others(dbot):
+    slow_task = asyncio.create_task(dbot.text("/slow"))
+    fast = await dbot.text("/echo quick")
+    assert fast == "quick"
+    assert "took longer than" in await slow_task
+
+
+async def test_unexpected_error_gives_reference_not_traceback(dbot):
+    text = await dbot.text("/boom")
+    assert "failed unexpectedly (ref" in text and "secret internals" not in text
+    assert dbot.services.errors and dbot.services.errors[-1].where == "/boom"
+
+
+async def test_command_error_and_usage_error_from_handlers(dbot):
+    assert "that cannot be done here" in await dbot.text("/nope")
+    assert "Usage: `/bad`" in await dbot.text("/bad")
+
+
+async def test_oversized_input_refused(dbot):
+    text = await dbot.text("/echo " + "x" * 5000)
+    assert "too long" in text
+
+
+async def test_buttons_run_mapped_command_with_pressers_access(dbot):
+    from bot.command import ChatKind, ChatRef, UserRef
+
+    replies = await dbot.run("/thing list")
+    chat = ChatRef("telegram", -5001, ChatKind.GROUP)
+    tokens = await dbot.app.router.tokens_for(replies[0], chat)
+    add_token = next(t for b, t in tokens.items() if b.label == "add")
+    # a viewer pressing "add" is refused like a typed command
+    await dbot.prepare(platform="telegram", user_id=9, chat_id=-5001, role=Role.VIEWER, allowed=True)
+    sink = RecordingSink()
+    await dbot.app.router.press(chat, UserRef("telegram", 9), add_token, sink)
+    assert "needs the analyst role" in sink.replies[0].plain_text()
+    sink = RecordingSink()
+    await dbot.app.router.press(chat, UserRef("telegram", 1001), add_token, sink)
+    assert sink.replies[0].plain_text().startswith("n=1")
+    # a token shown in another chat does nothing there
+    sink = RecordingSink()
+    await dbot.app.router.press(ChatRef("telegram", -999, ChatKind.GROUP), UserRef("telegram", 1001), add_token, sink)
+    assert "expired" in sink.replies[0].plain_text()
+
+
+async def test_every_command_is_audited(dbot):
+    await dbot.run("/echo hello")
+    entries = await dbot.services.db.run(lambda s: audit.recent(s, 1))
+    assert (entries[0].command, entries[0].args, entries[0].outcome) == ("echo", "hello", "ok")
+
+
+def test_registry_rejects_duplicates():
+    with pytest.raises(ValueError):
+        Registry([demo, demo])
