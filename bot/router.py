@@ -237,8 +237,8 @@ class Router:
             u = identity.touch_user(session, user.platform, user.id, user.name)
             c = identity.touch_chat(session, chat.platform, chat.id, chat.kind.value, chat.title)
             role = Role(u.role)
-            # An admin's own DM needs no allowing: admins are trusted already.
-            allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and chat.id == user.id and role >= Role.ADMIN)
+            # An admin's own DM (a private chat is only ever them and the bot) needs no allowing.
+            allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and role >= Role.ADMIN)
             return Access(role, allowed)
 
         return await self.services.db.run(load)

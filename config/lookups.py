@@ -43,7 +43,9 @@ class SweepSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     wmn_url: str = "https://raw.githubusercontent.com/WebBreacher/WhatsMyName/main/wmn-data.json"
-    concurrency: int = Field(default=100, ge=1)
+    concurrency: int = Field(
+        default=400, ge=1, description="requests at once (capped by http.max_connections for the bot's client)"
+    )
     per_host: int = Field(default=2, ge=1)
     site_timeout_s: float = Field(default=10, gt=0)
     deadline_s: float = Field(default=60, gt=0)

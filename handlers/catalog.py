@@ -6,7 +6,8 @@ from bot.command import CommandSet
 
 
 def command_sets() -> list[CommandSet]:
-    """Import lazily so a broken optional module names itself instead of taking the bot down."""
+    """The served command sets (imported here, not at module load, so `bot.app` stays cheap to import)."""
     from handlers import admin, basics
+    from handlers.lookup import commands as lookup_commands
 
-    return [basics.commands, admin.commands]
+    return [basics.commands, admin.commands, lookup_commands.commands]

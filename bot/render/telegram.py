@@ -160,7 +160,7 @@ def _plain_block(text: str, *, pre: bool, head: int = 0) -> Block:
 
 def _paragraph(part: Paragraph) -> list[Block]:
     lines = _split_lines(part.spans)
-    return [Block(lines)] if _lines_len(lines) else []
+    return [Block(lines)] if any(s.text.strip() for line in lines for s in line) else []  # Telegram trims
 
 
 def _code(part: CodeBlock) -> list[Block]:

@@ -207,23 +207,25 @@ class TelegramSink:
                 self._edit_task = asyncio.create_task(self._edit_soon(), name="telegram:progress")
 
     async def _edit_soon(self) -> None:
-        delay = self._last_edit + PROGRESS_INTERVAL_S - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        html, self._pending = self._pending, None
-        if not html or html == self._shown or self._progress_id is None:
-            return
-        self._last_edit = time.monotonic()
-        try:
-            await self.surface.bot.edit_message_text(
-                html, chat_id=self.chat.id, message_id=self._progress_id, parse_mode=ParseMode.HTML,
-                link_preview_options=_NO_PREVIEW)
-            self._shown = html
-        except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
+        """Show the latest pending progress, at most one edit per PROGRESS_INTERVAL_S."""
+        while self._pending is not None and self._progress_id is not None:
+            delay = self._last_edit + PROGRESS_INTERVAL_S - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            html, self._pending = self._pending, None
+            if html == self._shown:
+                continue
+            self._last_edit = time.monotonic()
+            try:
+                await self.surface.bot.edit_message_text(
+                    html, chat_id=self.chat.id, message_id=self._progress_id, parse_mode=ParseMode.HTML,
+                    link_preview_options=_NO_PREVIEW)
+                self._shown = html
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    log.warning("Telegram progress edit failed in chat %s: %s", self.chat.id, exc)
+            except TelegramError as exc:
                 log.warning("Telegram progress edit failed in chat %s: %s", self.chat.id, exc)
-        except TelegramError as exc:
-            log.warning("Telegram progress edit failed in chat %s: %s", self.chat.id, exc)
 
 
 # --------------------------------------------------------------------------- the surface
@@ -299,6 +301,7 @@ class TelegramSurface:
                 bootstrap_retries=BOOTSTRAP_RETRIES,
                 error_callback=self._on_poll_error,
             )
+            self.monitor.succeeded()  # getMe and deleteWebhook just worked; polls report from here on
             log.info("Telegram surface up as @%s (long polling)", self.bot.username)
         self._running = True
 

@@ -18,9 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 P = ParamSpec("P")
 _LOCK = threading.Lock()
@@ -127,8 +127,15 @@ def graph(
     for node, text in labels.items():
         x, y = positions[node]
         ax.annotate(
-            text, (x, y), fontsize=9, ha="center", va="bottom", xytext=(0, 6), textcoords="offset points",
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0}, zorder=3,
+            text,
+            (x, y),
+            fontsize=9,
+            ha="center",
+            va="bottom",
+            xytext=(0, 6),
+            textcoords="offset points",
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0},
+            zorder=3,
         )
     ax.set_title(title)
     return Picture(filename, _png(fig), summary)

@@ -23,7 +23,7 @@ from datasketch import MinHash, MinHashLSH
 from handlers.monitor.post import Post
 
 THRESHOLD = 0.6
-NUM_PERM = 64
+NUM_PERM = 128
 MIN_WORDS = 6
 MIN_ACCOUNTS = 3
 SYNC_WINDOW = timedelta(minutes=5)
@@ -84,8 +84,7 @@ class Cluster:
             out.append(f"{self.sync_accounts} accounts within {int(SYNC_WINDOW.total_seconds() // 60)} min")
         if self.known_age:
             out.append(
-                f"{self.new_accounts} of {self.known_age} accounts with a known age are "
-                f"< {NEW_ACCOUNT_DAYS} days old"
+                f"{self.new_accounts} of {self.known_age} accounts with a known age are < {NEW_ACCOUNT_DAYS} days old"
             )
         return out
 
@@ -111,7 +110,8 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
             by_text[key].append(i)
             words_of[key] = words
     keys = list(by_text)
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    # LSH with a looser threshold finds candidates; the MinHash estimate then decides
+    lsh = MinHashLSH(threshold=THRESHOLD - 0.15, num_perm=NUM_PERM)
     hashes = MinHash.bulk([_shingles(words_of[k]) for k in keys], num_perm=NUM_PERM, seed=1)
     parent = list(range(len(keys)))
 
@@ -123,7 +123,8 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
 
     for i, mh in enumerate(hashes):
         for j in lsh.query(mh):
-            parent[find(i)] = find(int(j))
+            if mh.jaccard(hashes[int(j)]) >= THRESHOLD:
+                parent[find(i)] = find(int(j))
         lsh.insert(str(i), mh)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):

@@ -160,4 +160,3 @@ async def fetch_image_gps(client: httpx.AsyncClient, url: str, *, allow_private:
     except httpx.HTTPError:
         return None
     return exif_gps(bytes(buf))
-

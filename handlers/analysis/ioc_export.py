@@ -35,14 +35,16 @@ def to_csv(sightings: Sequence[Sighting]) -> bytes:
     w = csv.writer(buf)
     w.writerow(["kind", "value", "posts", "first_seen", "last_seen", "example_url"])
     for s in sightings:
-        w.writerow([
-            s.ioc.kind.value,
-            _cell(s.ioc.value),
-            s.posts,
-            s.first.isoformat() if s.first else "",
-            s.last.isoformat() if s.last else "",
-            _cell(s.example_url or ""),
-        ])
+        w.writerow(
+            [
+                s.ioc.kind.value,
+                _cell(s.ioc.value),
+                s.posts,
+                s.first.isoformat() if s.first else "",
+                s.last.isoformat() if s.last else "",
+                _cell(s.example_url or ""),
+            ]
+        )
     return buf.getvalue().encode()
 
 

@@ -74,7 +74,7 @@ class Sighting:
             self.example_url = url or self.example_url
 
 
-def summarise(rows: Sequence[tuple[int, str, str | None, datetime, str | None]]) -> list[Sighting]:
+def summarise(rows: Sequence[Row]) -> list[Sighting]:
     """Sightings from (post id, text, title, time, url) rows, most-seen first."""
     seen: dict[IOC, Sighting] = {}
     for pid, text, title, at, url in rows:
@@ -83,9 +83,14 @@ def summarise(rows: Sequence[tuple[int, str, str | None, datetime, str | None]])
     return sorted(seen.values(), key=lambda s: (-s.posts, s.ioc.kind, s.ioc.value))
 
 
-def selection_rows(session: Session, sel: Selection, limit: int) -> list[tuple[int, str, str | None, datetime, str | None]]:
+Row = tuple[int, str, str | None, datetime, str | None]
+
+
+def selection_rows(session: Session, sel: Selection, limit: int) -> list[Row]:
     """The newest `limit` posts of a selection, as rows for `summarise`."""
-    stmt = sel.where(
-        select(StoredPost.id, StoredPost.text, StoredPost.title, StoredPost.created_at, StoredPost.url)
-    ).order_by(StoredPost.created_at.desc()).limit(limit)
+    stmt = (
+        sel.where(select(StoredPost.id, StoredPost.text, StoredPost.title, StoredPost.created_at, StoredPost.url))
+        .order_by(StoredPost.created_at.desc())
+        .limit(limit)
+    )
     return [tuple(r) for r in session.execute(stmt)]  # type: ignore[misc]

@@ -6,7 +6,8 @@ False-positive controls:
   (`v`, `ver`, `version`, `build`, `release`) — so `v1.2.3.4` and `10.0.19041.1` are not IPs.
 - Domains: the last label must be a known TLD; TLDs that are also common file extensions
   (`.zip`, `.py`, `.sh`, `.md`, …) count only when the name was defanged or sits in a URL, so
-  `setup.py` and `invoice.zip` are file names, `evil[.]zip` is a domain.
+  `setup.py` and `invoice.zip` are file names, `evil[.]zip` is a domain; well-known product names that
+  look like domains (`ASP.NET`, `VB.NET`) are skipped unless defanged.
 - Hashes: exact hex lengths 32/40/64 bounded by non-word characters, with both letters and digits
   required for MD5 (a 32-digit decimal is an id, not a hash) and no single repeated character.
 - Bitcoin: base58check (legacy) and bech32 checksums verified; Ethereum `0x` + 40 hex.
@@ -46,8 +47,7 @@ class IOC:
     value: str
 
 
-_TLDS = frozenset(
-    """
+_TLD_WORDS = """
     com net org edu gov mil int info biz name pro io co me tv cc ai app dev xyz top online site tech store
     shop club live news blog cloud link click space fun icu vip win bid work life world today email host
     page one support services solutions agency digital network systems center company group global media
@@ -56,9 +56,11 @@ _TLDS = frozenset(
     us ca mx br ar cl pe ve uy ec bo za ng ke eg ma tn dz gh et tz ug zw eu asia to ws su gg je im io
     ly mn am ge az md al mk ms nu cx tk ml ga cf gq pw la cm sc vc ag lc gd
     zip mov py sh md pl rs ps so cs pm sx mo
-    """.split()
-)
-_FILEISH_TLDS = frozenset("zip mov py sh md pl rs ps so cs pm sx mo exe".split())
+"""
+_TLDS = frozenset(_TLD_WORDS.split())
+_FILEISH_TLDS = frozenset({"zip", "mov", "py", "sh", "md", "pl", "rs", "ps", "so", "cs", "pm", "sx", "mo"})
+
+_PRODUCT_NAMES = frozenset({"asp.net", "vb.net", "ado.net", "f.net", "j.net"})
 
 _DEFANG = re.compile(
     r"(?P<scheme>\bh(?:xx|XX|\*\*|tt)p(?P<s>s?)(?:\[:\]|:)?(?=//))"
@@ -142,7 +144,7 @@ def _bech32_ok(addr: str) -> bool:
 
 def _valid_domain(name: str, tld: str, defanged: bool, in_url: bool) -> bool:
     tld = tld.lower()
-    if tld not in _TLDS:
+    if tld not in _TLDS or (name.lower() in _PRODUCT_NAMES and not defanged):
         return False
     return not (tld in _FILEISH_TLDS and not (defanged or in_url))
 

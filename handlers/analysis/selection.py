@@ -73,14 +73,10 @@ def watch_selection(session: Session, watch_id: int, chat: ChatRef) -> Selection
     if watch is None or watch.chat_platform != chat.platform or watch.chat_id != chat.id:
         raise CommandError(f"No watch #{watch_id} in this chat. /watch list shows this chat's watches.")
     matched = select(WatchMatch.post_id).where(WatchMatch.watch_id == watch_id)
-    return Selection(
-        "watch", f"watch #{watch_id} ({watch.query})", (StoredPost.id.in_(matched),), watch_id=watch_id
-    )
+    return Selection("watch", f"watch #{watch_id} ({watch.query})", (StoredPost.id.in_(matched),), watch_id=watch_id)
 
 
-def resolve(
-    session: Session, arg: str, chat: ChatRef, *, allow: tuple[str, ...] = ("watch", "account")
-) -> Selection:
+def resolve(session: Session, arg: str, chat: ChatRef, *, allow: tuple[str, ...] = ("watch", "account")) -> Selection:
     """Turn a command argument into a Selection, trying the kinds in `allow`."""
     arg = arg.strip()
     if not arg:

@@ -92,7 +92,7 @@ def estimate_timezone(times: Sequence[datetime]) -> TimezoneEstimate:
     start = _quiet_window(hourly)
     share = float(hourly[np.arange(start, start + WINDOW_H) % 24].sum() / posts)
     middle_utc = (start + WINDOW_H / 2) % 24
-    offset = int(round((LOCAL_NIGHT_MIDDLE_H - middle_utc + 12) % 24 - 12))
+    offset = round((LOCAL_NIGHT_MIDDLE_H - middle_utc + 12) % 24 - 12)
     if offset < -12:
         offset += 24
     if posts >= 200 and days >= 14 and share <= 0.04:

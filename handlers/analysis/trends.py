@@ -35,8 +35,7 @@ _CVE = re.compile(r"\bCVE-\d{4}-\d{4,7}\b", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{2,64})")
 _WORD = re.compile(r"\b[^\W\d_][\w'-]{3,30}\b")
 _URLISH = re.compile(r"\S+://\S+")
-_STOP = frozenset(
-    """
+_STOP_WORDS = """
     about above after again against all also among an and another any are aren't around as at be because been
     before being below between both but by can cannot could did didn't does doesn't doing done down during each
     even ever every few for from further get gets getting got had has have having he her here hers herself him
@@ -46,8 +45,8 @@ _STOP = frozenset(
     that that's the their theirs them then there these they thing things think this those though through time
     to today too under until up upon us use used using very via want was way we well were what when where which
     while who whom why will with within without would yes yet you your yours just http https www com
-    """.split()
-)
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 def terms_of(text: str, hashtags: Iterable[str] = ()) -> set[str]:
@@ -120,9 +119,7 @@ def _bucket(window: timedelta) -> timedelta:
     return timedelta(hours=1) if window <= timedelta(days=2) else timedelta(days=1)
 
 
-def analyse(
-    times: Sequence[datetime], post_terms: Sequence[set[str]], end: datetime, window: timedelta
-) -> TrendReport:
+def analyse(times: Sequence[datetime], post_terms: Sequence[set[str]], end: datetime, window: timedelta) -> TrendReport:
     """Trends of posts (times and term sets) over `window` ending at `end`, against the baseline before it."""
     start = end - window * (BASELINE_WINDOWS + 1)
     secs = epoch_seconds(times)
@@ -130,7 +127,7 @@ def analyse(
     # window index: 0 = the window analysed, 1..7 = baseline windows going back
     widx = np.floor((end.timestamp() - secs) / wsec).astype(np.int64)
     # bucket index from the start of the first baseline window
-    nb = int(round((end - start).total_seconds() / bsec))
+    nb = round((end - start).total_seconds() / bsec)
     bidx = np.floor((secs - start.timestamp()) / bsec).astype(np.int64)
     inside = (widx >= 0) & (widx <= BASELINE_WINDOWS) & (bidx >= 0) & (bidx < nb)
     volume = np.bincount(bidx[inside], minlength=nb)
@@ -151,7 +148,7 @@ def analyse(
             spikes.append(TermTrend(term, count, mean, z))
     spikes.sort(key=lambda t: (-t.z, -t.count, t.term))
     emerging.sort(key=lambda t: (-t.count, t.term))
-    first_window_bucket = int(round(wsec * BASELINE_WINDOWS / bsec))
+    first_window_bucket = round(wsec * BASELINE_WINDOWS / bsec)
     vspikes = []
     for b in range(first_window_bucket, nb):
         z = robust_z(float(volume[b]), volume[:first_window_bucket].astype(float))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,8 +57,6 @@ class LookupCacheStore:
             return value
         value = await produce()
         if ttl_s > 0:
-            try:
+            with contextlib.suppress(IntegrityError):  # a concurrent lookup stored it first
                 await self.db.run(lambda s: write(s, provider, key, value, now, ttl_s))
-            except IntegrityError:
-                pass  # a concurrent lookup stored the same entry first
         return value

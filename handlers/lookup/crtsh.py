@@ -21,7 +21,7 @@ def parse(rows: Any, domain: str) -> dict[str, Any]:
     for row in rows:
         if not isinstance(row, dict):
             continue
-        for value in (row.get("name_value") or "").splitlines() + [row.get("common_name") or ""]:
+        for value in [*(row.get("name_value") or "").splitlines(), row.get("common_name") or ""]:
             name = value.strip().lower().removeprefix("*.")
             if name == domain or name.endswith("." + domain):
                 names.add(name)

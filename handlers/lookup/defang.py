@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 # Order matters: longer bracketed forms first.
 _REFANG_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(h[x*]{2}p)(s?)(\[?:\]?//|\[://\])", re.IGNORECASE), r"http\2://"),
-    (re.compile(r"\b(f[x*]p)(\[?:\]?//|\[://\])", re.IGNORECASE), "ftp://"),
+    (re.compile(r"\b(h[x*]{2}p)(s?)(\[://\]|\[?:\]?//)", re.IGNORECASE), r"http\2://"),
+    (re.compile(r"\b(f[x*]p)(\[://\]|\[?:\]?//)", re.IGNORECASE), "ftp://"),
     (re.compile(r"\b(https?|ftp)\[:\]//", re.IGNORECASE), r"\1://"),
     (re.compile(r"\[://\]"), "://"),
     (re.compile(r"\s*[\[\(\{]\s*(?:\.|dot)\s*[\]\)\}]\s*", re.IGNORECASE), "."),

@@ -12,8 +12,8 @@ def failures(reply: Reply, outcomes: Mapping[str, Outcome]) -> Reply:
     """Add one line per failed provider ("RDAP: timed out") and list keyed providers lacking a key."""
     failed = [o for o in outcomes.values() if not o.ok and not o.needs_key]
     keyless = [o for o in outcomes.values() if o.needs_key]
-    if failed:
-        reply.kv([(o.provider, o.error or "") for o in failed], title="Unavailable")
+    for outcome in failed:
+        reply.para("⚠️ ", f"{outcome.provider}: {outcome.error}")
     if keyless:
         reply.para("Needs a key: ", ", ".join(o.provider for o in keyless),
                    " (see lookups.<provider>.key in the settings).")

@@ -238,15 +238,17 @@ class SsrfGuard:
         headers: dict[str, str] | None = None,
         follow_redirects: bool = True,
         key: str | None = None,
+        rate_per_s: float | None = None,
     ) -> GuardedResponse:
         """Fetch `url`, following redirects hop by hop through the guard.
 
-        Raises Blocked for refused hops and FetchError (key "url" unless given) for network
-        failures or the overall time cap.
+        With a PoliteFetcher each hop is paced under `key` (the hop's host by default) at
+        `rate_per_s`. Raises Blocked for refused hops and FetchError (key "url" unless given)
+        for network failures or the overall time cap.
         """
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._chain(via, url, method, headers or {}, follow_redirects, key)
+                return await self._chain(via, url, method, headers or {}, follow_redirects, key, rate_per_s)
         except TimeoutError:
             raise FetchError(key or "url", f"gave up after {self.timeout_s:.0f}s") from None
 
@@ -258,6 +260,7 @@ class SsrfGuard:
         headers: dict[str, str],
         follow: bool,
         key: str | None,
+        rate_per_s: float | None,
     ) -> GuardedResponse:
         hops: list[Hop] = []
         while True:
@@ -266,7 +269,7 @@ class SsrfGuard:
             except Blocked as exc:
                 exc.hops = hops
                 raise
-            response, body, truncated = await self._send(via, target, method, headers, key)
+            response, body, truncated = await self._send(via, target, method, headers, key, rate_per_s)
             location = response.headers.get("location") if response.status_code in REDIRECT_STATUSES else None
             next_url = urljoin(url, location) if location else None
             hops.append(Hop(url, target.ip, response.status_code, next_url))
@@ -286,10 +289,11 @@ class SsrfGuard:
         method: str,
         headers: dict[str, str],
         key: str | None,
+        rate_per_s: float | None,
     ) -> tuple[httpx.Response, bytes, bool]:
         client = via.client if isinstance(via, PoliteFetcher) else via
         if isinstance(via, PoliteFetcher):
-            await via.limiter.acquire(key or target.host)
+            await via.limiter.acquire(key or target.host, rate_per_s)
         request = client.build_request(
             method,
             target.pinned_url,

@@ -17,7 +17,7 @@ from handlers.monitor.matcher import Matcher
 from handlers.monitor.outbox import OutboxWorker
 from handlers.monitor.pipeline import CursorUpdate, IngestResult, Pipeline
 from handlers.monitor.post import Post
-from handlers.monitor.query import QueryError, parse_query
+from handlers.monitor.query import Query, QueryError, parse_query
 from handlers.monitor.scheduler import PollScheduler, registry_sources
 from handlers.monitor.sources.base import Source
 from storage import watches
@@ -46,8 +46,8 @@ class Monitor:
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
         """Compile every active watch; with `background`, start delivery, polling and digest jobs."""
-        for watch in await self.services.db.run(watches.active):
-            self.compile(watch)
+        active = await self.services.db.run(watches.active)
+        self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
         if background:
             self.running = True
             self.outbox.start()
@@ -61,29 +61,39 @@ class Monitor:
 
     # the public entry point ------------------------------------------------------------------
     async def ingest(
-        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None
+        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
+        only_matching: bool = False,
     ) -> IngestResult:
-        """Store, de-duplicate and match posts; queue alerts (unless `alert` is false) and wake delivery."""
-        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor)
+        """Store, de-duplicate and match posts; queue alerts (unless `alert` is false) and wake delivery.
+
+        `cursor` is saved in the same transaction as the last batch; `only_matching` drops posts no
+        watch matches (for firehoses). Imports of old data pass `alert=False`.
+        """
+        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching)
         if result.alerts:
             self.outbox.wake()
         return result
 
     # watch changes ---------------------------------------------------------------------------
     def compile(self, watch: Watch) -> None:
-        """Put an active watch into the matcher (or replace it); a query that no longer parses is skipped."""
-        if watch.id is None:
-            return
-        self.matcher.remove(watch.id)
-        if watch.state != WatchState.ACTIVE:
-            return
+        """Put an active watch into the matcher (or replace it); others are taken out."""
+        compiled = self._compiled(watch)
+        if compiled is None:
+            self.matcher.remove(watch.id or 0)
+        else:
+            self.matcher.add(*compiled)
+
+    def _compiled(self, watch: Watch) -> tuple[int, Query, frozenset[str] | None] | None:
+        """What the matcher needs for an active watch; None when paused or its query no longer parses."""
+        if watch.id is None or watch.state != WatchState.ACTIVE:
+            return None
         try:
             query = parse_query(watch.query)
         except QueryError as exc:
             log.warning("watch %s has a query that no longer parses: %s", watch.id, exc)
             self.services.record_error("watch", f"watch {watch.id} skipped: {exc}")
-            return
-        self.matcher.add(watch.id, query, frozenset(watch.sources) or None)
+            return None
+        return (watch.id, query, frozenset(watch.sources) or None)
 
     async def watch_changed(self, watch: Watch) -> None:
         """A watch was added, paused, resumed or edited: match with it at once and re-plan polling."""
@@ -116,7 +126,7 @@ class Monitor:
             items.append(("alerts failed", str(counts["failed"])))
         if self.outbox.blocked:
             items.append(("waiting for", ", ".join(sorted(self.outbox.blocked))))
-        items.append(("polling", self.polls.describe()))
+        items.append(("polling", self.polls.describe() if self.running else "off in this process"))
         return ("Monitoring", items)
 
 

@@ -3,53 +3,52 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from handlers.monitor.post import Post
 
-# Word characters: what `\w` matches plus combining marks (Devanagari vowel signs, Arabic harakat, Thai
-# vowels…), which Python's `\w` leaves out and which would otherwise split words in two.
-_MARK_CATEGORIES = {"Mn", "Mc", "Me"}
-
-
-def _mark_class() -> str:
-    """A regex character-class body listing every combining mark as ranges."""
-    ranges: list[str] = []
-    start = prev = -2
-    # Marks live in planes 0-1 and in the variation selectors supplement.
-    for cp in itertools.chain(range(0x20000), range(0xE0100, 0xE01F0)):
-        if unicodedata.category(chr(cp)) in _MARK_CATEGORIES:
-            if cp != prev + 1:
-                if start >= 0:
-                    ranges.append(f"\\U{start:08x}-\\U{prev:08x}")
-                start = cp
-            prev = cp
-    ranges.append(f"\\U{start:08x}-\\U{prev:08x}")
-    return "".join(ranges)
-
-
-_WORD = re.compile(f"[\\w{_mark_class()}]+")
-
 # Scripts written without spaces between words: each character is its own token, so terms in them match
 # as substrings (CJK ideographs, kana, Hangul, Thai, Lao, Myanmar, Khmer).
-_UNSPACED = re.compile(
+_UNSPACED_CLASS = (
     "[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
     "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
 )
+_UNSPACED = re.compile(_UNSPACED_CLASS)
+_UNSPACED_GAP = re.compile(f"(?<={_UNSPACED_CLASS}) (?={_UNSPACED_CLASS})")
+_MARKS = {"Mn", "Mc", "Me"}
+_TABLE_END = 0x32000  # characters beyond (PUA, tags, variation selectors…) count as word characters
+
+
+def _char_table() -> list[str]:
+    """For each code point: itself (word character: letter, digit, `_` or combining mark), " " (separator),
+    or itself between spaces (a character of an unspaced script)."""
+    table = []
+    for ch in map(chr, range(_TABLE_END)):
+        if _UNSPACED.match(ch):
+            table.append(f" {ch} ")
+        elif ch.isalnum() or ch == "_" or unicodedata.category(ch) in _MARKS:
+            table.append(ch)
+        else:
+            table.append(" ")
+    return table
+
+
+_TABLE = _char_table()
 
 # ASCII fast path: one byte table lower-cases letters and turns everything but [a-z0-9_] into a space.
-_ASCII_TABLE = bytes(
-    ord(ch.lower()) if (ch.isalnum() or ch == "_") else ord(" ") for ch in map(chr, range(128))
-) + bytes(range(128, 256))
+_ASCII_TABLE = bytes(ord(ch.lower()) if _TABLE[ord(ch)] == ch else ord(" ") for ch in map(chr, range(128))) + bytes(
+    range(128, 256)
+)
 
-_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
+_HASHTAG = re.compile(r"(?<![\w&])#([^\s#]+)")
 _URL_HOST = re.compile(r"(?i)\bhttps?://([^\s/?#<>\"']+)")
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//([^/?#\s]+)", re.IGNORECASE)
 _LANG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*$")
 
 
@@ -62,17 +61,50 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`; characters of unspaced scripts are one token each."""
-    folded = fold(text)
-    if not folded.isascii():
-        folded = _UNSPACED.sub(r" \g<0> ", folded)
-    return _WORD.findall(folded)
+    return fold(text).translate(_TABLE).split()
+
+
+def word_prefix(text: str) -> str:
+    """The leading run of word characters of `text` (any script)."""
+    for i, ch in enumerate(text):
+        if ord(ch) < _TABLE_END and _TABLE[ord(ch)] == " ":
+            return text[:i]
+    return text
+
+
+def is_word(text: str) -> bool:
+    """True when `text` is non-empty and made only of word characters (any script)."""
+    return bool(text) and word_prefix(text) == text
+
+
+def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
+    """The tokens of already folded text with their (start, end), split exactly as `tokens` splits."""
+    start = -1
+    for i, ch in enumerate(folded):
+        kind = _TABLE[ord(ch)] if ord(ch) < _TABLE_END else ch
+        if kind != " " and kind == ch:
+            if start < 0:
+                start = i
+            continue
+        if start >= 0:
+            yield folded[start:i], start, i
+            start = -1
+        if kind != " ":  # a character of an unspaced script
+            yield ch, i, i + 1
+    if start >= 0:
+        yield folded[start:], start, len(folded)
 
 
 def token_text(text: str) -> str:
     """`text` as space-padded folded tokens (" lock bit 3 0 "): a term occurs iff its token text is a substring."""
     if text.isascii():
         return b" ".join(text.encode().translate(_ASCII_TABLE).split()).join((b" ", b" ")).decode()
-    return " " + " ".join(tokens(text)) + " "
+    return " " + " ".join(fold(text).translate(_TABLE).split()) + " "
+
+
+def display_tokens(value: str) -> str:
+    """Token text for people: no spaces between characters of unspaced scripts ("勒 索" → "勒索")."""
+    return value if value.isascii() else _UNSPACED_GAP.sub("", value)
 
 
 def fold_name(name: str) -> str:
@@ -114,6 +146,13 @@ def valid_lang(lang: str) -> bool:
     return bool(_LANG.match(lang))
 
 
+@lru_cache(maxsize=1024)
+def fold_source(source: str) -> str:
+    """A source name folded (cached: there are few)."""
+    return fold_name(source)
+
+
+@lru_cache(maxsize=1024)
 def lang_keys(lang: str | None) -> frozenset[str]:
     """A post's language tag and its primary subtag (`pt-br` → {`pt-br`, `pt`})."""
     if not lang:
@@ -122,6 +161,7 @@ def lang_keys(lang: str | None) -> frozenset[str]:
     return frozenset({folded, folded.split("-", 1)[0]})
 
 
+@lru_cache(maxsize=8192)
 def handle_keys(handle: str | None) -> frozenset[str]:
     """An author's handle and, for `user@instance` handles, the bare user name."""
     if not handle:
@@ -134,7 +174,7 @@ def text_hashtags(text: str) -> list[str]:
     """Hashtags written in the text (`#LockBit` → `lockbit`)."""
     if "#" not in text:
         return []
-    return [fold_name(tag) for tag in _HASHTAG.findall(text)]
+    return [tag for tag in (word_prefix(fold(found)) for found in _HASHTAG.findall(text)) if tag]
 
 
 def text_hosts(text: str) -> list[str]:
@@ -149,39 +189,43 @@ class NormalisedPost:
     """The parts of a post that queries look at, normalised once per post."""
 
     text: str  # token text of title + body
-    raw: str  # title + body in NFKC form, for regular expressions
-    tags: frozenset[str]
+    raw: str  # title + body as given; `regex_text` is what regular expressions see
+    tags: frozenset[str] | set[str]
     authors: frozenset[str]
     source: str
     langs: frozenset[str]
-    domains: frozenset[str]
+    domains: frozenset[str] | set[str]
 
     @classmethod
     def of(cls, post: Post) -> NormalisedPost:
         """Normalise a post."""
         full = post.full_text
-        tags = {fold_name(t) for t in post.hashtags}
-        tags.update(text_hashtags(full))
+        tags = {fold_name(t) for t in post.hashtags} if post.hashtags else set()
+        if "#" in full:
+            tags.update(text_hashtags(full))
+        hosts = {_url_host(url) for url in post.urls} if post.urls else set()
+        if "://" in full:
+            hosts.update(text_hosts(full))
         domains: set[str] = set()
-        for url in post.urls:
-            domains |= host_keys(_url_host(url))
-        for host in text_hosts(full):
+        for host in hosts:
             domains |= host_keys(host)
         return cls(
             text=token_text(full),
-            raw=full if full.isascii() else unicodedata.normalize("NFKC", full),
-            tags=frozenset(tags),
+            raw=full,
+            tags=tags,
             authors=handle_keys(post.author.handle),
-            source=fold_name(post.source),
+            source=fold_source(post.source),
             langs=lang_keys(post.lang),
-            domains=frozenset(domains),
+            domains=domains,
         )
+
+    @property
+    def regex_text(self) -> str:
+        """Title + body in NFKC form, for regular expressions."""
+        return self.raw if self.raw.isascii() else unicodedata.normalize("NFKC", self.raw)
 
 
 def _url_host(url: str) -> str:
-    """The host of a URL, tolerating a missing scheme."""
-    try:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        return parts.hostname or ""
-    except ValueError:
-        return ""
+    """The host of a URL (with or without a scheme)."""
+    found = _HOST.match(url if "//" in url else f"//{url}")
+    return found.group(1) if found else ""

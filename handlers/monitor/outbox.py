@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
+from bot.reply import Reply
 from bot.services import DeliveryError, Services
 from config.monitor import MonitorSettings
 from handlers.monitor.alert import group_payload, minutes_between, render
@@ -33,6 +35,8 @@ BLOCKED_WAIT_S = 5.0  # re-check this often while a chat's surface is missing or
 ERROR_WAIT_S = 5.0
 
 _PENDING = OutboxState.PENDING.value
+
+Builder = Callable[[dict[str, Any], str, int], Awaitable[Reply]]  # payload, chat platform, chat id
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class OutboxWorker:
         self._last_sent: dict[tuple[str, int], datetime] = {}
         self.blocked: set[str] = set()  # platforms with due rows but no connected surface
         self._throttled_until: datetime | None = None  # a chat waits for chat_interval_s
+        self.builders: dict[str, Builder] = {}  # payload kinds drawn by other parts (digests)
+        self.given_up = 0  # rows marked failed by this worker
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,11 +111,12 @@ class OutboxWorker:
         return sum(results)
 
     async def drain(self, max_rounds: int = 10_000) -> int:
-        """Run rounds until nothing more is sent now (tests and shutdown flushes)."""
+        """Run rounds until nothing more can be sent now (tests and shutdown flushes); returns how many went."""
         total = 0
         for _ in range(max_rounds):
+            given_up = self.given_up
             sent = await self.run_once()
-            if not sent:
+            if not sent and self.given_up == given_up:
                 break
             total += sent
         return total
@@ -131,8 +138,9 @@ class OutboxWorker:
         step = await self.services.db.run(lambda s: _prepare(s, item.id or 0, now, self.settings))
         if step is None or isinstance(step, Deferred):
             return 0
+        builder = self.builders.get(str(step.get("kind")))
         try:
-            reply = render(step)
+            reply = await builder(step, item.chat_platform, item.chat_id) if builder else render(step)
         except Exception as exc:  # a payload that cannot be drawn will never be: stop retrying it
             log.exception("outbox row %s cannot be rendered", item.id)
             await self._mark_failed(item, f"render: {type(exc).__name__}: {exc}")
@@ -154,6 +162,7 @@ class OutboxWorker:
         return 1
 
     async def _mark_failed(self, item: OutboxItem, error: str) -> None:
+        self.given_up += 1
         await self.services.db.run(lambda s: _set_failed(s, item.id or 0, error))
 
     async def _failed_attempt(

@@ -29,7 +29,6 @@ _SQL_CHUNK = 400  # bound parameters per IN (...) list
 _POSTS: Table = StoredPost.__table__  # type: ignore[assignment]
 _MATCHES: Table = WatchMatch.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
-_POST_COLUMNS = [c.name for c in _POSTS.columns if c.name != "id"]
 
 
 @dataclass(frozen=True)
@@ -73,21 +72,29 @@ class Pipeline:
         self.clock = clock
 
     async def ingest(
-        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None
+        self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
+        only_matching: bool = False,
     ) -> IngestResult:
-        """Store, match and queue alerts for `posts`, one transaction per batch; the cursor goes with the last."""
+        """Store, match and queue alerts for `posts`, one transaction per batch; the cursor goes with the last.
+
+        `only_matching` keeps only posts some watch matches (firehoses, which carry everything).
+        """
         batch_size = self.settings.ingest_batch
         pending = list(posts)
         total = IngestResult()
         for start in range(0, max(len(pending), 1), batch_size):
             chunk = pending[start : start + batch_size]
             last = start + batch_size >= len(pending)
-            total.add(await self._ingest_batch(chunk, alert, cursor if last else None))
+            total.add(await self._ingest_batch(chunk, alert, cursor if last else None, only_matching))
         return total
 
-    async def _ingest_batch(self, posts: list[Post], alert: bool, cursor: CursorUpdate | None) -> IngestResult:
+    async def _ingest_batch(
+        self, posts: list[Post], alert: bool, cursor: CursorUpdate | None, only_matching: bool
+    ) -> IngestResult:
         unique = unique_posts(posts)
         matched = {post.key: self.matcher.match(post) for post in unique}
+        if only_matching:
+            unique = [post for post in unique if matched[post.key]]
         now = self.clock()
         since = now - timedelta(seconds=self.settings.alert_max_age_s) if alert else None
 
@@ -180,27 +187,36 @@ def _drop_known(session: Session, posts: list[Post]) -> list[Post]:
                 select(_POSTS.c.source_id).where(_POSTS.c.source == source, _POSTS.c.source_id.in_(chunk))
             )
             known_keys.update((source, r[0]) for r in rows)
-    hashes = [h for h in (_hash_of(p) for p in posts) if h]
-    known_hashes: set[str] = set()
-    for chunk in _chunks(hashes):
+    hashes = {p.key: _hash_of(p) for p in posts}
+    known_hashes: set[str | None] = set()
+    for chunk in _chunks([h for h in hashes.values() if h]):
         known_hashes.update(r[0] for r in session.execute(
             select(_POSTS.c.content_hash).where(_POSTS.c.content_hash.in_(chunk))))
-    return [p for p in posts if p.key not in known_keys and _hash_of(p) not in known_hashes]
+    return [p for p in posts if p.key not in known_keys and hashes[p.key] not in known_hashes]
 
 
 def _insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[tuple[str, str], int]:
     """Insert posts in one statement; returns the new row id per key (rows lost to a race are skipped)."""
     if not posts:
         return {}
-    rows = []
-    for post in posts:
-        row = post.to_row()
-        row.collected_at = now
-        rows.append({name: getattr(row, name) for name in _POST_COLUMNS})
+    rows = [row_values(post, now) for post in posts]
     stmt = _insert_ignoring(session, _POSTS, ["source", "source_id"]).returning(
         _POSTS.c.id, _POSTS.c.source, _POSTS.c.source_id
     )
     return {(r.source, r.source_id): r.id for r in session.execute(stmt, rows)}
+
+
+def row_values(post: Post, collected_at: datetime) -> dict[str, Any]:
+    """The `posts` row for a post as plain values (what `Post.to_row` holds, without building a model)."""
+    author = post.author
+    return {
+        "source": post.source, "source_id": post.source_id, "url": post.url, "author_id": author.id,
+        "author_handle": author.handle, "author_name": author.name, "text": post.text, "title": post.title,
+        "created_at": post.created_at, "collected_at": collected_at, "lang": post.lang,
+        "reply_to": post.reply_to, "thread_id": post.thread_id, "content_hash": post.content_hash,
+        "mentions": list(post.mentions), "hashtags": list(post.hashtags), "urls": list(post.urls),
+        "media": list(post.media), "geo": post.geo, "engagement": dict(post.engagement), "raw": post.raw,
+    }
 
 
 def _insert_ignoring(session: Session, table: Table, unique: list[str]) -> Insert:

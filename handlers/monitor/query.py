@@ -17,9 +17,11 @@ import re2
 
 from handlers.monitor.normalise import (
     NormalisedPost,
+    display_tokens,
     fold_host,
     fold_lang,
     fold_name,
+    is_word,
     tokens,
     valid_host,
     valid_lang,
@@ -36,7 +38,6 @@ EXAMPLE = 'lockbit OR "lock bit" -#test'
 
 _FIELD = re.compile(r"^([A-Za-z]+):(.*)$", re.DOTALL)
 _NAME = re.compile(r"^[\w.@-]+$")
-_TAG = re.compile(r"^\w+$")
 _CVE = re.compile(r"^(?:cve-)?(\d{4})-(\d{4,})$", re.IGNORECASE)
 _SPECIAL = '()"'
 
@@ -76,7 +77,7 @@ class Term:
     def __str__(self) -> str:
         match self.kind:
             case TermKind.TEXT:
-                return self.value
+                return display_tokens(self.value)
             case TermKind.TAG:
                 return f"#{self.value}"
             case TermKind.AUTHOR:
@@ -107,7 +108,7 @@ class Term:
             case TermKind.DOMAIN:
                 return self.value in post.domains
             case TermKind.REGEX:
-                return compiled_regex(self.value).search(post.raw) is not None
+                return compiled_regex(self.value).search(post.regex_text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +275,10 @@ def _regex_end(text: str, start: int) -> int:
 def _word_token(word: str, position: int) -> _Token:
     """A bare word: a field (`#tag`, `@acct`, `name:value`) or a text term."""
     if word[0] == "#":
-        return _Token("TERM", position, _name_term(TermKind.TAG, word[1:], position, _TAG, "#ransomware"))
+        tag = fold_name(word[1:])
+        if not is_word(tag):
+            raise QueryError(f"'{word[1:]}' is not a valid tag name", position, "#ransomware")
+        return _Token("TERM", position, Term(TermKind.TAG, tag))
     if word[0] == "@":
         return _Token("TERM", position, _name_term(TermKind.AUTHOR, word[1:], position, _NAME, "@alice"))
     field = _FIELD.match(word)

@@ -8,5 +8,20 @@ from storage.models.lookup import LookupCache
 from storage.models.post import StoredPost
 from storage.models.watch import DigestSchedule, OutboxItem, OutboxState, SourceCursor, Watch, WatchMatch, WatchState
 
-__all__ = ["AuditEntry", "ButtonToken", "Chat", "Role", "StoredPost", "User",
-           "DigestSchedule", "LookupCache", "PostIOC", "OutboxItem", "OutboxState", "SourceCursor", "Watch", "WatchMatch", "WatchState"]
+__all__ = [
+    "AuditEntry",
+    "ButtonToken",
+    "Chat",
+    "DigestSchedule",
+    "LookupCache",
+    "OutboxItem",
+    "OutboxState",
+    "PostIOC",
+    "Role",
+    "SourceCursor",
+    "StoredPost",
+    "User",
+    "Watch",
+    "WatchMatch",
+    "WatchState",
+]

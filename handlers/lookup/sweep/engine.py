@@ -28,6 +28,7 @@ class SiteResult:
     """One site's outcome for one username."""
 
     site: Site
+    username: str
     url: str
     status: Status
     http_status: int | None
@@ -56,8 +57,13 @@ class Limits:
     deadline_s: float = 60.0
 
     @classmethod
-    def from_settings(cls, s: SweepSettings) -> Limits:
-        return cls(s.concurrency, s.per_host, s.site_timeout_s, s.deadline_s)
+    def from_settings(cls, s: SweepSettings, pool_size: int | None = None) -> Limits:
+        """The configured limits; concurrency no higher than the client's connection pool.
+
+        More requests than pooled connections queue inside httpcore, whose queue costs O(n²) CPU.
+        """
+        concurrency = min(s.concurrency, pool_size) if pool_size else s.concurrency
+        return cls(concurrency, s.per_host, s.site_timeout_s, s.deadline_s)
 
 
 class Sweeper:
@@ -67,19 +73,23 @@ class Sweeper:
         self.client = client
         self.limits = limits
 
-    async def sweep(self, username: str, sites: Sequence[Site]) -> AsyncIterator[SiteResult]:
-        """Every site's result, in the order they finish; sites still open at the deadline end unknown."""
+    def sweep(self, username: str, sites: Sequence[Site]) -> AsyncIterator[SiteResult]:
+        """Every site's result for `username`, in the order they finish."""
+        return self.sweep_pairs([(site, username) for site in sites])
+
+    async def sweep_pairs(self, pairs: Sequence[tuple[Site, str]]) -> AsyncIterator[SiteResult]:
+        """Each (site, username)'s result as it finishes; those still open at the deadline end unknown."""
         queue: asyncio.Queue[tuple[int, SiteResult]] = asyncio.Queue()
         everyone = asyncio.Semaphore(self.limits.concurrency)
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(self.limits.per_host))
 
-        async def run(index: int, site: Site) -> None:
+        async def run(index: int, site: Site, username: str) -> None:
             async with hosts[site.host], everyone:
                 result = await self.check(site, username)
             queue.put_nowait((index, result))
 
-        tasks = [asyncio.create_task(run(i, s)) for i, s in enumerate(sites)]
-        pending = set(range(len(sites)))
+        tasks = [asyncio.create_task(run(i, site, name)) for i, (site, name) in enumerate(pairs)]
+        pending = set(range(len(pairs)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.deadline_s
         try:
@@ -94,9 +104,9 @@ class Sweeper:
         finally:
             await _cancel(tasks)
         for index in sorted(pending):
-            site = sites[index]
+            site, username = pairs[index]
             reason = f"overall deadline of {self.limits.deadline_s:g}s reached"
-            yield SiteResult(site, _profile_url(site, username), Status.UNKNOWN, None,
+            yield SiteResult(site, username, _profile_url(site, username), Status.UNKNOWN, None,
                              int(self.limits.deadline_s * 1000), reason)
 
     async def check(self, site: Site, username: str) -> SiteResult:
@@ -106,34 +116,36 @@ class Sweeper:
             return await self._check(site, username, started)
         except Exception as exc:  # a bug must cost one site, never the sweep
             log.exception("sweep check failed", extra={"site": site.name})
-            return _result(site, _profile_url(site, username), Status.UNKNOWN, None, started,
+            return _result(site, username, _profile_url(site, username), Status.UNKNOWN, None, started,
                            f"internal error ({type(exc).__name__})")
 
     async def _check(self, site: Site, username: str, started: float) -> SiteResult:
         try:
             probe = site.probe(username)
         except NotApplicable as exc:
-            return _result(site, _profile_url(site, username), Status.UNKNOWN, None, started, str(exc))
+            return _result(site, username, _profile_url(site, username), Status.UNKNOWN, None, started, str(exc))
+
+        def done(status: Status, http_status: int | None, reason: str) -> SiteResult:
+            return _result(site, username, probe.profile_url, status, http_status, started, reason)
+
         timeout = self.limits.site_timeout_s
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(timeout):
                     seen, response = await self._fetch(probe)
             except TimeoutError:
-                return _result(site, probe.profile_url, Status.UNKNOWN, None, started, f"timed out after {timeout:g}s")
+                return done(Status.UNKNOWN, None, f"timed out after {timeout:g}s")
             except httpx.HTTPError as exc:
-                reason = f"connection failed ({type(exc).__name__})"
-                return _result(site, probe.profile_url, Status.UNKNOWN, None, started, reason)
+                return done(Status.UNKNOWN, None, f"connection failed ({type(exc).__name__})")
             if attempt == 1 and seen.status >= 500 and is_fault(site, seen.status):
                 wait = retry_after_seconds(response) or 0.0
                 if wait > timeout:
                     reason = f"server error (HTTP {seen.status}), asked to retry after {wait:.0f}s"
-                    return _result(site, probe.profile_url, Status.UNKNOWN, seen.status, started, reason)
+                    return done(Status.UNKNOWN, seen.status, reason)
                 await asyncio.sleep(wait)
                 continue
             verdict = judge(site, seen, response.headers)
-            reason = verdict.reason + (" (after one retry)" if attempt == 2 else "")
-            return _result(site, probe.profile_url, verdict.status, seen.status, started, reason)
+            return done(verdict.status, seen.status, verdict.reason + (" (after one retry)" if attempt == 2 else ""))
         raise AssertionError("unreachable: the second attempt always returns")
 
     async def _fetch(self, probe: Probe) -> tuple[Observed, httpx.Response]:
@@ -162,9 +174,9 @@ def _profile_url(site: Site, username: str) -> str:
     return site.profile_url.replace(PLACEHOLDER, quote(username, safe=""))
 
 
-def _result(site: Site, url: str, status: Status, http_status: int | None, started: float,
+def _result(site: Site, username: str, url: str, status: Status, http_status: int | None, started: float,
             reason: str) -> SiteResult:
-    return SiteResult(site, url, status, http_status, int((time.monotonic() - started) * 1000), reason)
+    return SiteResult(site, username, url, status, http_status, int((time.monotonic() - started) * 1000), reason)
 
 
 async def _cancel(tasks: Iterable[asyncio.Task[None]]) -> None:

@@ -186,6 +186,11 @@ class BlueskySource(Source):
         self._session: tuple[str, float] | None = None  # (access JWT, obtained at)
         fetcher.configure(self.name, settings.rate_per_s)
 
+    def _malformed(self, reason: str) -> FetchError:
+        """A well-formed JSON answer of the wrong shape: counted against health, the poll keeps its cursor."""
+        self.fetcher.breaker(self.name).failure(reason)
+        return FetchError(self.name, reason)
+
     async def _get(self, url: str, what: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
         response = await self.fetcher.get(url, key=self.name, params=params, headers=headers or {})
         check_status(self.fetcher, self.name, response, what)
@@ -221,7 +226,7 @@ class BlueskySource(Source):
             data = await self._get(f"{self.appview}/xrpc/app.bsky.feed.getAuthorFeed", "author feed", params)
             feed = data.get("feed") if isinstance(data, dict) else None
             if not isinstance(feed, list):
-                raise FetchError(self.name, "author feed answered without a feed list")
+                raise self._malformed("author feed answered without a feed list")
             views = [item["post"] for item in feed if isinstance(item, dict) and not item.get("reason")
                      and isinstance(item.get("post"), dict)]
             fresh = [v for v in views if not since or _indexed_after(v, since)]
@@ -274,7 +279,7 @@ class BlueskySource(Source):
         data = json_body(self.fetcher, self.name, response)
         views = data.get("posts") if isinstance(data, dict) else None
         if not isinstance(views, list):
-            raise FetchError(self.name, "search answered without a post list")
+            raise self._malformed("search answered without a post list")
         cut = from_iso(since) if since else None
         return parse_each(self.name, [v for v in views if not cut or _indexed_after(v, cut)], post_view_to_post)
 

@@ -16,7 +16,7 @@ from handlers.fetch import PoliteFetcher
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Source
 from handlers.monitor.sources.html_text import html_text
-from handlers.monitor.sources.payload import check_status, from_epoch, json_body, parse_each
+from handlers.monitor.sources.payload import check_status, cursor_state, from_epoch, json_body, parse_each
 
 ATTRIBUTION = "Content from 4chan — https://www.4chan.org (read-only API; not affiliated)."
 THREAD_REFRESH_S = 10.0  # the API rules: do not refresh a thread more often than every 10 seconds
@@ -143,7 +143,7 @@ class FourChanSource(Source):
         if not self.settings.boards:
             raise NotSupported("4chan has no search API: list boards in sources.fourchan.boards to scan their "
                                "catalogs, or follow a board or thread with an account watch.")
-        seen: dict[str, int] = json.loads(cursor) if cursor else {}
+        seen: dict[str, int] = cursor_state(cursor)
         needles = [t.strip().strip('"').casefold() for t in terms if t.strip().strip('"')]
         found: list[Post] = []
         for board in self.settings.boards:

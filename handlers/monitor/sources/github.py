@@ -15,7 +15,7 @@ from handlers.fetch import PoliteFetcher
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import Page, Profile, Source
 from handlers.monitor.sources.html_text import plain_text
-from handlers.monitor.sources.payload import check_status, from_iso, json_body, parse_each
+from handlers.monitor.sources.payload import check_status, cursor_state, from_iso, json_body, parse_each
 
 WEB_URL = "https://github.com"
 SEARCH_PER_PAGE = 50
@@ -173,7 +173,7 @@ class GitHubSource(Source):
     async def account_feed(self, handle: str, cursor: str | None) -> Page:
         """A user's new public events; unchanged feeds cost nothing (304) and X-Poll-Interval is obeyed."""
         user = handle.strip().lstrip("@").removeprefix("https://github.com/").strip("/")
-        state = json.loads(cursor) if cursor else {}
+        state = cursor_state(cursor)
         if self._clock() < self._not_before.get(user, 0.0):
             return Page([], cursor)
         headers = {"If-None-Match": state["etag"]} if state.get("etag") else {}

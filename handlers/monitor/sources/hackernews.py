@@ -94,6 +94,11 @@ class HackerNewsSource(Source):
         self.firebase_url = settings.firebase_url.rstrip("/")
         fetcher.configure(self.name, settings.rate_per_s)
 
+    def _malformed(self, reason: str) -> FetchError:
+        """A well-formed JSON answer of the wrong shape: counted against health, the poll keeps its cursor."""
+        self.fetcher.breaker(self.name).failure(reason)
+        return FetchError(self.name, reason)
+
     async def _get(self, url: str, what: str, params: dict[str, Any] | None = None) -> Any:
         response = await self.fetcher.get(url, key=self.name, params=params)
         check_status(self.fetcher, self.name, response, what)
@@ -109,7 +114,7 @@ class HackerNewsSource(Source):
             data = await self._get(f"{self.search_url}/search_by_date", "search", params)
             hits = data.get("hits") if isinstance(data, dict) else None
             if not isinstance(hits, list):
-                raise FetchError(self.name, "search answered without a hit list")
+                raise self._malformed("search answered without a hit list")
             posts += parse_each(self.name, hits, hit_to_post)
             if page + 1 >= int(data.get("nbPages") or 0):
                 break

@@ -118,7 +118,7 @@ def _walk(root: LexborNode, out: list[str], anchors: list[LexborNode]) -> None:
             anchors.append(item)
         block = tag in BLOCK_TAGS
         if block:
-            out.append("\n")
+            out.append("\n\n" if tag == "p" else "\n")  # a <p> starts a paragraph even after bare text
         if tag == "pre":
             pre_depth += 1
             stack.append("</pre>")

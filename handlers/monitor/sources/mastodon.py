@@ -130,7 +130,13 @@ class MastodonSource(Source):
         self.settings = settings
         self.fetcher = fetcher
         self.instances = [i.rstrip("/") for i in (settings.instances or [settings.base_url])]
+        self.sleep = asyncio.sleep  # the stream's reconnect wait; tests replace it
         fetcher.configure(self.name, settings.rate_per_s)
+
+    def _malformed(self, reason: str) -> FetchError:
+        """A well-formed JSON answer of the wrong shape: counted against health, the poll keeps its cursor."""
+        self.fetcher.breaker(self.name).failure(reason)
+        return FetchError(self.name, reason)
 
     def _headers(self) -> dict[str, str]:
         token = self.settings.token.get_secret_value() if self.settings.token else None
@@ -145,7 +151,7 @@ class MastodonSource(Source):
         self, url: str, instance: str, min_id: str | None, **extra: Any
     ) -> tuple[list[Post], str | None]:
         """Statuses newer than `min_id` from a timeline URL, following `Link: rel=prev` to catch up."""
-        params: dict[str, Any] = {"limit": PAGE_LIMIT, **extra}
+        params: dict[str, Any] | None = {"limit": PAGE_LIMIT, **extra}
         if min_id:
             params["min_id"] = min_id
         posts: list[Post] = []
@@ -155,7 +161,7 @@ class MastodonSource(Source):
             assert next_url is not None
             data, response = await self._get(next_url, "timeline", params)
             if not isinstance(data, list):
-                raise FetchError(self.name, "timeline answered without a status list")
+                raise self._malformed("timeline answered without a status list")
             posts += parse_each(self.name, data, lambda s: status_to_post(s, instance))
             ids = [int(s["id"]) for s in data if isinstance(s, dict) and str(s.get("id", "")).isdigit()]
             if ids:
@@ -163,13 +169,13 @@ class MastodonSource(Source):
             prev = link_header(response.headers.get("link")).get("prev")
             if len(data) < PAGE_LIMIT or not prev:
                 break
-            next_url, params = prev, {}
+            next_url, params = prev, None  # the link carries its own query (an empty dict would erase it)
         return posts, newest
 
     async def search(self, terms: Sequence[str], cursor: str | None) -> Page:
         """Posts under each term's hashtag on every instance; the cursor keeps a `min_id` per instance and tag."""
         state: dict[str, str] = json.loads(cursor) if cursor else {}
-        tags = [t.strip().lstrip("#").replace(" ", "") for t in terms]
+        tags = list(dict.fromkeys(t.strip().lstrip("#").replace(" ", "").lower() for t in terms))
         tags = [t for t in tags if HASHTAG_RE.match(t)]
         if not tags:
             raise NotSupported("Mastodon is searched by hashtag: give single-word terms (e.g. #osint)")
@@ -177,7 +183,7 @@ class MastodonSource(Source):
         errors: list[FetchError] = []
         for instance in self.instances:
             for tag in tags:
-                key = f"{instance}|{tag.casefold()}"
+                key = f"{instance}|{tag}"
                 url = f"{instance}/api/v1/timelines/tag/{quote(tag)}"
                 try:
                     posts, newest = await self._timeline(url, instance, state.get(key))
@@ -268,6 +274,7 @@ class MastodonSource(Source):
                         post = self._stream_post(event, data, instance)
                         if post is not None:
                             yield post, post.source_id
+                breaker.failure("the server closed the stream")
             except (httpx.HTTPError, FetchError) as exc:
                 breaker.failure(str(exc)[:200])
                 if isinstance(exc, FetchError) and exc.status in (401, 403):
@@ -275,7 +282,7 @@ class MastodonSource(Source):
             delay = min(STREAM_BACKOFF_MAX_S, 2.0**attempt) * (0.5 + random.random() / 2)
             attempt += 1
             log.info("mastodon stream reconnecting", extra={"source": self.name, "delay_s": round(delay, 1)})
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     def _stream_post(self, event: str, data: str, instance: str) -> Post | None:
         if event not in ("update", "status.update"):

@@ -66,3 +66,14 @@ def check_status(fetcher: PoliteFetcher, key: str, response: httpx.Response, wha
     elif response.status_code == 404:
         reason += " (not found)"
     raise FetchError(key, reason, response.status_code)
+
+
+def cursor_state(cursor: str | None) -> dict[str, Any]:
+    """A JSON-object cursor as a dict; {} when absent or not one of ours (start afresh, never crash)."""
+    if not cursor:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}

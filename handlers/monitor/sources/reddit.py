@@ -24,6 +24,29 @@ NEEDS_KEY = (
 )
 
 
+def _permalink(kind: str, data: dict[str, Any]) -> str | None:
+    """The web link; older comments carry no `permalink`, so it is built from the submission id."""
+    if data.get("permalink"):
+        return f"{WEB_URL}{data['permalink']}"
+    link_id = str(data.get("link_id") or "")
+    if kind == "t1" and link_id.startswith("t3_"):
+        return f"{WEB_URL}/comments/{link_id[3:]}/_/{data['id']}/"
+    return None
+
+
+def _things(children: list[Any]) -> list[dict[str, Any]]:
+    """Listing children with nested comment replies flattened (depth first)."""
+    out: list[dict[str, Any]] = []
+    stack = list(reversed(children))
+    while stack:
+        thing = stack.pop()
+        out.append(thing)
+        replies = (thing.get("data") or {}).get("replies") if isinstance(thing, dict) else None
+        if isinstance(replies, dict):
+            stack.extend(reversed((replies.get("data") or {}).get("children") or []))
+    return out
+
+
 def parse_thing(thing: dict[str, Any]) -> Post | None:
     """A listing child (t3 submission or t1 comment) → Post; deleted or removed content is dropped."""
     kind, data = thing["kind"], thing["data"]
@@ -55,7 +78,7 @@ def parse_thing(thing: dict[str, Any]) -> Post | None:
         title=title.text if title else None,
         created_at=from_epoch(data["created_utc"]),
         author=Author(id=data.get("author_fullname"), handle=author, name=None),
-        url=f"{WEB_URL}{data['permalink']}" if data.get("permalink") else None,
+        url=_permalink(kind, data),
         reply_to=data.get("parent_id") if kind == "t1" else None,
         thread_id=data.get("link_id") if kind == "t1" else data.get("name"),
         mentions=body.mentions,
@@ -74,7 +97,7 @@ def parse_listing(payload: Any) -> tuple[list[Post], str | None]:
     after = None
     for listing in listings:
         data = listing.get("data") or {}
-        posts += parse_each("reddit", data.get("children") or [], parse_thing)
+        posts += parse_each("reddit", _things(data.get("children") or []), parse_thing)
         after = after or data.get("after")
     return posts, after
 
@@ -148,7 +171,7 @@ class RedditSource(Source):
         raise FetchError(self.name, f"{what}: token rejected")
 
     async def _newer(self, path: str, params: dict[str, Any], cursor: str | None, what: str) -> Page:
-        since = float(cursor) if cursor else 0.0
+        since = float(cursor) if cursor and cursor.replace(".", "", 1).isdigit() else 0.0
         posts, _ = parse_listing(await self._get(path, {**params, "limit": LIMIT}, what))
         fresh = sorted((p for p in posts if p.created_at.timestamp() > since), key=lambda p: p.created_at)
         newest = max([since, *(p.created_at.timestamp() for p in fresh)])

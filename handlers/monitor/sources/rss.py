@@ -7,6 +7,7 @@ import calendar
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from handlers.monitor.sources.payload import parse_each
 
 log = logging.getLogger(__name__)
 
+RSS_AUTHOR_RE = re.compile(r"^\s*\S+@\S+\s+\((.+)\)\s*$")
 SEEN_KEEP = 500  # entry ids remembered per feed to drop repeats
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -100,15 +102,21 @@ def entry_media(entry: Any) -> list[dict[str, Any]]:
     return media
 
 
+def detail_text(node: Any, key: str) -> str:
+    """A feed/entry text construct as plain text, HTML-typed ones (Atom `type="html"`) stripped."""
+    kind = (node.get(f"{key}_detail") or {}).get("type", "text/plain")
+    return (html_text if "html" in kind else plain_text)(node.get(key)).text
+
+
 def entry_to_post(entry: Any, feed_url: str, feed_lang: str | None, fetched_at: datetime) -> Post:
     """A Post from a feedparser entry."""
     content = entry.get("content") or []
     body_html = content[0].get("value") if content else entry.get("summary")
     body = html_text(body_html)
-    title_type = (entry.get("title_detail") or {}).get("type", "text/plain")
-    title = (html_text if "html" in title_type else plain_text)(entry.get("title")).text or None
+    title = detail_text(entry, "title") or None
     author = entry.get("author_detail") or {}
-    name = author.get("name") or entry.get("author")
+    written = RSS_AUTHOR_RE.match(entry.get("author") or "")  # RSS 2.0 "mail@host (Name)"
+    name = written.group(1) if written else author.get("name") or entry.get("author")
     reply = entry.get("thr_in-reply-to") or {}
     link = entry.get("link")
     urls = [u for u in ([link] if link else []) + body.urls]
@@ -173,7 +181,7 @@ class RssSource(Source):
         if status == 304:
             return [], cursor, None
         parsed = await asyncio.to_thread(feedparser.parse, body)
-        if parsed.bozo and not parsed.entries:
+        if not parsed.entries and (parsed.bozo or not parsed.get("version")):  # not a feed at all
             self.fetcher.breaker(self.name).failure("malformed feed")
             log.warning("malformed payload", extra={"source": self.name, "url": url,
                                                     "error": str(parsed.get("bozo_exception"))[:200]})
@@ -223,7 +231,7 @@ class RssSource(Source):
         link = feed.get("link")
         return Profile(
             source=self.name,
-            author=Author(id=handle.strip(), name=plain_text(feed.get("title")).text or None),
+            author=Author(id=handle.strip(), name=detail_text(feed, "title") or None),
             bio=html_text(feed.get("subtitle") or feed.get("description")).text,
             url=link or handle.strip(),
             links=[link] if link else [],

@@ -15,7 +15,7 @@ from handlers.fetch import PoliteFetcher
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Profile, Source
 from handlers.monitor.sources.html_text import html_text
-from handlers.monitor.sources.payload import check_status, from_iso, parse_each
+from handlers.monitor.sources.payload import check_status, cursor_state, from_iso, parse_each
 
 CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 BACKGROUND_URL_RE = re.compile(r"background-image:\s*url\(['\"]?([^'\")]+)")
@@ -76,6 +76,19 @@ def _media(node: LexborNode) -> list[dict[str, str]]:
     return media
 
 
+def _message_text(node: LexborNode) -> LexborNode | None:
+    """The message's own text block (not the quoted text of the message it replies to)."""
+    for candidate in node.css("div.tgme_widget_message_text"):
+        parent = candidate.parent
+        while parent is not None:
+            if "tgme_widget_message_reply" in (parent.attributes.get("class") or ""):
+                break
+            parent = parent.parent
+        else:
+            return candidate
+    return None
+
+
 def parse_message(node: LexborNode, base_url: str) -> Post | None:
     """One `div.tgme_widget_message` → Post (None for a message without a date, e.g. a service line)."""
     data_post = node.attributes.get("data-post") or ""
@@ -85,7 +98,7 @@ def parse_message(node: LexborNode, base_url: str) -> Post | None:
     time_node = node.css_first("a.tgme_widget_message_date time[datetime]") or node.css_first("time[datetime]")
     if time_node is None:
         return None
-    text_node = node.css_first("div.tgme_widget_message_text")
+    text_node = _message_text(node)
     body = html_text(text_node.html if text_node else "")
     owner = node.css_first(".tgme_widget_message_owner_name")
     signed = node.css_first(".tgme_widget_message_from_author")
@@ -216,7 +229,7 @@ class TelegramPreviewSource(Source):
                 "Telegram has no public global search: list channels in sources.telegram.channels "
                 "or follow a channel with an account watch."
             )
-        seen: dict[str, int] = json.loads(cursor) if cursor else {}
+        seen: dict[str, int] = cursor_state(cursor)
         found: list[Post] = []
         newest = dict(seen)
         for handle in self.settings.channels:

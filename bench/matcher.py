@@ -1,0 +1,267 @@
+"""Matcher benchmark: posts/s with many watches vs one alternation regex, memory, and scaling with watch count.
+
+    python -m bench.matcher            # 10,000 watches x 200,000 posts, scaling 100 → 100,000 watches
+    python -m bench.matcher --quick    # a small run
+
+Posts and watches are synthetic and deterministic (seeded): English, Russian, German, Spanish, Chinese and
+Arabic chatter of varied lengths (short posts to long forum posts) with threat-intel entities (actors,
+malware, CVE ids, domains, handles, hashtags) mixed in; watches are words, phrases, boolean queries,
+hashtags, accounts and field filters over those entities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import re
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from handlers.monitor.matcher import Matcher
+from handlers.monitor.normalise import NormalisedPost, fold
+from handlers.monitor.post import Author, Post
+from handlers.monitor.query import Query, QueryError, TermKind, parse_query
+
+SEED = 20240501
+
+COMMON = {
+    "en": "the of and to in is for on that with this new are be at by from it as has have was not we our "
+    "you all more can will they just about security attack data breach ransomware exploit patch vulnerability "
+    "leak group server update report access credentials password phishing campaign malware users network "
+    "today team look anyone know public released source code threat actor claims victims posted forum "
+    "channel dump million records customers company government site down again still".split(),
+    "ru": "и в не на что с по это как из для мы все уже так вы но атака данные утечка взлом сервер "
+    "пароль база доступ группа новый сегодня компания пользователи сайт слив продам куплю канал "
+    "уязвимость обновление защита информация".split(),
+    "de": "der die und das ist nicht mit von für auf ein eine wir sie auch Angriff Daten Sicherheit "
+    "Lücke Update Server heute neue Gruppe Unternehmen Zugang Passwort".split(),
+    "es": "el la de que y en los se del las por un para con una ataque datos seguridad filtración "
+    "servidor contraseña grupo nuevo hoy empresa acceso usuarios".split(),
+    "zh": "的 了 是 在 我 有 和 就 不 人 都 一 个 上 也 很 到 说 要 去 你 会 着 没有 看 好 自己 这 "
+    "攻击 数据 泄露 勒索 软件 漏洞 服务器 密码 黑客 组织 公司 用户 网站 安全 更新 今天".split(),
+    "ar": "في من على إلى أن هذا التي عن مع كان هجوم بيانات تسريب اختراق خادم كلمة مرور مجموعة "
+    "شركة مستخدمين موقع أمن تحديث اليوم جديد برامج فدية ثغرة".split(),
+}
+LANG_WEIGHTS = {"en": 50, "ru": 15, "de": 7, "es": 8, "zh": 10, "ar": 10}
+SOURCES = ["hackernews", "mastodon", "bluesky", "reddit", "telegram", "rss", "lemmy", "github", "4chan"]
+SYLLABLES = "ka ri to mu ne sa lo vi da ex zor bit lock cry pt on ix ur al en ba te go ra xo um ze qi".split()
+PUNCT = [",", ".", "!", "?", ":", " -", ";", ""]
+
+
+@dataclass(frozen=True)
+class World:
+    """The synthetic vocabulary shared by posts and watches."""
+
+    entities: list[str]  # actor / malware names, CVE ids, product names
+    handles: list[str]
+    domains: list[str]
+
+
+def make_world(rng: random.Random, n_entities: int = 200_000) -> World:
+    """Deterministic entity, handle and domain pools."""
+    names: set[str] = set()
+    while len(names) < n_entities * 0.85:
+        names.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) + rng.choice(["", "", "", "3", "x"]))
+    entities = sorted(names)
+    entities += [f"CVE-{rng.randint(2015, 2025)}-{rng.randint(1000, 49999)}" for _ in range(n_entities - len(entities))]
+    rng.shuffle(entities)
+    handles = [f"{entities[rng.randrange(50_000)].lower()}_{i}" for i in range(50_000)]
+    domains = [f"{e.lower()}.{rng.choice(['com', 'net', 'org', 'ru', 'io'])}" for e in entities[:20_000]]
+    return World(entities=entities, handles=handles, domains=domains)
+
+
+def _zipf_index(rng: random.Random, n: int, s: float = 1.1) -> int:
+    """An index in [0, n) drawn roughly Zipf-like (small indices far more often)."""
+    return min(n - 1, int(n ** rng.random() ** s) - 1)
+
+
+def make_posts(rng: random.Random, world: World, count: int) -> list[Post]:
+    """`count` posts of varied language and length mentioning entities now and then."""
+    langs, weights = list(LANG_WEIGHTS), list(LANG_WEIGHTS.values())
+    created = datetime(2024, 5, 1, tzinfo=UTC)
+    posts = []
+    for i in range(count):
+        lang = rng.choices(langs, weights)[0]
+        words = COMMON[lang]
+        size = rng.choices([rng.randint(4, 25), rng.randint(25, 80), rng.randint(80, 400)], [70, 25, 5])[0]
+        parts, hashtags, urls = [], [], []
+        for _ in range(size):
+            roll = rng.random()
+            if roll < 0.04:
+                parts.append(world.entities[_zipf_index(rng, len(world.entities))])
+            elif roll < 0.05:
+                tag = rng.choice([world.entities[_zipf_index(rng, 5000)], rng.choice(words)]).lower()
+                parts.append(f"#{tag}")
+                hashtags.append(tag)
+            elif roll < 0.055:
+                url = f"https://{rng.choice(world.domains)}/{rng.randint(1, 99999)}"
+                parts.append(url)
+                urls.append(url)
+            elif roll < 0.06:
+                parts.append("@" + rng.choice(world.handles))
+            else:
+                word = words[_zipf_index(rng, len(words), 0.8)]
+                parts.append(word.capitalize() if rng.random() < 0.1 else word)
+            if rng.random() < 0.12:
+                parts[-1] += rng.choice(PUNCT)
+        sep = "" if lang == "zh" and rng.random() < 0.7 else " "
+        posts.append(Post(
+            source=rng.choice(SOURCES), source_id=str(i), text=sep.join(parts), created_at=created,
+            author=Author(handle=rng.choice(world.handles)), lang=lang, hashtags=hashtags, urls=urls,
+        ))
+    return posts
+
+
+def make_watches(rng: random.Random, world: World, count: int) -> list[Query]:
+    """`count` watch queries of the mix analysts write."""
+    def entity() -> str:
+        return rng.choice(world.entities)
+
+    def common() -> str:
+        return rng.choice(COMMON[rng.choices(list(LANG_WEIGHTS), list(LANG_WEIGHTS.values()))[0]][20:])
+
+    shapes: list[tuple[int, Callable[[], str]]] = [
+        (35, entity),
+        (12, lambda: f'"{entity()} {common()}"'),
+        (8, lambda: f"{entity()} OR {entity()} OR {entity()}"),
+        (10, lambda: f"{entity()} {common()} -{common()}"),
+        (8, lambda: f"({entity()} OR {entity()}) ({common()} OR {common()}) -#{entity().lower()}"),
+        (10, lambda: f"#{entity().lower()}"),
+        (8, lambda: f"@{rng.choice(world.handles)}"),
+        (4, lambda: f"domain:{rng.choice(world.domains)}"),
+        (3, lambda: f"{entity()} source:{rng.choice(SOURCES)} lang:{rng.choice(list(LANG_WEIGHTS))}"),
+        (2, lambda: f"{entity()} /{entity().lower()[:4]}\\d+/"),
+    ]
+    weights, makers = zip(*shapes, strict=True)
+    queries = []
+    while len(queries) < count:
+        try:
+            queries.append(parse_query(rng.choices(makers, weights)[0]()))
+        except QueryError:
+            continue
+    return queries
+
+
+def rss_mib() -> float:
+    """Current resident set size in MiB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(queries: list[Query]) -> tuple[Matcher, float, float]:
+    """A matcher over the queries, its build time (s) and the RSS it added (MiB)."""
+    gc.collect()
+    before = rss_mib()
+    started = time.process_time()
+    matcher = Matcher()
+    matcher.add_many((i, q, None) for i, q in enumerate(queries, 1))
+    return matcher, time.process_time() - started, rss_mib() - before
+
+
+def throughput(match: Callable[[Post], object], posts: list[Post], budget: float | None = None) -> tuple[float, int]:
+    """Posts per CPU second over `posts` (stopping after `budget` CPU seconds), and matches found."""
+    found = 0
+    done = 0
+    gc.disable()
+    started = time.process_time()
+    for post in posts:
+        found += len(match(post))  # type: ignore[arg-type]
+        done += 1
+        if budget is not None and done % 50 == 0 and time.process_time() - started > budget:
+            break
+    elapsed = time.process_time() - started
+    gc.enable()
+    return done / elapsed, found
+
+
+class AlternationBaseline:
+    """The baseline: one compiled `re` alternation of every text term with word boundaries, then evaluation."""
+
+    def __init__(self, queries: list[Query]) -> None:
+        self.queries = dict(enumerate(queries, 1))
+        by_term: dict[str, list[int]] = {}
+        for wid, query in self.queries.items():
+            for term in query.terms:
+                by_term.setdefault(str(term) if term.kind is not TermKind.TEXT else term.value, []).append(wid)
+        self.by_term = by_term
+        texts = sorted((t.value for q in queries for t in q.terms if t.kind is TermKind.TEXT), key=len, reverse=True)
+        self.pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in dict.fromkeys(texts)) + r")\b")
+
+    def match(self, post: Post) -> list[int]:
+        normalised = NormalisedPost.of(post)
+        text = " ".join(normalised.text.split())
+        found = {m.group() for m in self.pattern.finditer(text)}
+        found.update(f"#{t}" for t in normalised.tags)
+        found.update(f"@{a}" for a in normalised.authors)
+        found.update(f"domain:{d}" for d in normalised.domains)
+        found.add(f"source:{normalised.source}")
+        found.update(f"lang:{lang}" for lang in normalised.langs)
+        candidates = {wid for term in found for wid in self.by_term.get(term, ())}
+        candidates.update(wid for wid, q in self.queries.items() if any(t.kind is TermKind.REGEX for t in q.terms)
+                          and not _has_text(q))
+        return [wid for wid in sorted(candidates) if self.queries[wid].evaluate(normalised)]
+
+
+def _has_text(query: Query) -> bool:
+    return any(t.kind is TermKind.TEXT for t in query.terms)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small run (2,000 watches, 20,000 posts)")
+    args = parser.parse_args(argv)
+    n_watches, n_posts = (2_000, 20_000) if args.quick else (10_000, 200_000)
+    scale = [100, 1_000, 10_000] if args.quick else [100, 1_000, 10_000, 100_000]
+    baseline_budget = 5.0 if args.quick else 30.0
+
+    rng = random.Random(SEED)
+    started = time.perf_counter()
+    world = make_world(rng)
+    posts = make_posts(rng, world, n_posts)
+    all_queries = make_watches(random.Random(SEED + 1), world, max(scale + [n_watches]))
+    chars = sum(len(p.full_text) for p in posts)
+    non_ascii = sum(not p.full_text.isascii() for p in posts)
+    print(f"generated {n_posts:,} posts (mean {chars / n_posts:.0f} chars, {non_ascii / n_posts:.0%} non-ASCII) "
+          f"and {len(all_queries):,} queries in {time.perf_counter() - started:.1f} s")
+
+    queries = all_queries[:n_watches]
+    matcher, build_s, added_mib = build(queries)
+    rate, found = throughput(matcher.match, posts)
+    print(f"\nmatcher, {n_watches:,} watches: {rate:,.0f} posts/s (CPU time, one core); {found:,} matches "
+          f"({found / n_posts:.2f}/post); build {build_s:.2f} s; +{added_mib:.0f} MiB RSS")
+
+    baseline = AlternationBaseline(queries)
+    base_rate, base_found_part = throughput(baseline.match, posts, budget=baseline_budget)
+    sample = max(1, int(base_rate * baseline_budget))
+    checked, _ = sum(len(matcher.match(p)) for p in posts[:sample]), None
+    print(f"alternation regex baseline: {base_rate:,.0f} posts/s (measured over the first ~{sample:,} posts, "
+          f"{base_found_part:,} matches there vs {checked:,} for the matcher)")
+    print(f"ratio matcher / regex: {rate / base_rate:,.0f}x")
+    del baseline, matcher
+    gc.collect()
+
+    print("\nscaling (same posts):")
+    print(f"{'watches':>9} {'posts/s':>10} {'matches/post':>13} {'build s':>8} {'+RSS MiB':>9}")
+    rates = {}
+    scale_posts = posts if not args.quick else posts[:10_000]
+    for n in scale:
+        matcher, build_s, added_mib = build(all_queries[:n])
+        rates[n], found = throughput(matcher.match, scale_posts)
+        print(f"{n:>9,} {rates[n]:>10,.0f} {found / len(scale_posts):>13.2f} {build_s:>8.2f} {added_mib:>9.0f}")
+        del matcher
+        gc.collect()
+    print(f"throughput at {scale[-1]:,} watches = {rates[scale[-1]] / rates[scale[0]]:.2f} x that at {scale[0]:,}")
+    print(f"peak RSS of the benchmark process: {peak_rss_mib():.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The lookup commands: /email, /phone, /domain, /ip, /url, /cve and /lookup (detect and dispatch)."""
+
+from __future__ import annotations
+
+from bot.command import Arg, ArgKind, CommandError, CommandSet, Context
+from bot.reply import Button, Reply, code
+from handlers.lookup.cve import lookup_cve
+from handlers.lookup.detect import Kind, detect
+from handlers.lookup.domain import lookup_domain
+from handlers.lookup.ip import lookup_ip
+from handlers.lookup.mail import lookup_email
+from handlers.lookup.phone import lookup_phone
+from handlers.lookup.provider import LookupEnv
+from handlers.lookup.quota import UserQuota
+from handlers.lookup.url import lookup_url
+
+commands = CommandSet()
+QUOTA_KEY = "lookup.quota"
+
+
+def _query(name: str, help_text: str) -> list[Arg]:
+    return [Arg(name, help_text, ArgKind.TEXT)]
+
+
+def start(ctx: Context) -> LookupEnv:
+    """Charge the caller's per-minute lookup quota and return the lookup environment."""
+    services = ctx.services
+    quota = services.extras.get(QUOTA_KEY)
+    if quota is None:
+        quota = services.extras[QUOTA_KEY] = UserQuota(services.settings.lookups.per_user_per_min)
+    wait = quota.take(ctx.user.key)
+    if wait:
+        raise CommandError(f"You have run {quota.per_minute} lookups in the last minute; "
+                           f"try again in {wait:.0f}s.")
+    return LookupEnv(services)
+
+
+@commands.command("email", "Check an email address: syntax, mail DNS, disposable, Gravatar, breaches",
+                  example="/email someone@example.com", args=_query("address", "an email address"),
+                  expensive=True, timeout=60)
+async def email_cmd(ctx: Context, address: str) -> Reply:
+    return await lookup_email(start(ctx), address)
+
+
+@commands.command("phone", "Check a phone number: validity, formats, region, carrier, line type",
+                  example="/phone +44 20 7946 0958", args=_query("number", "a phone number, + for international"),
+                  expensive=True)
+async def phone_cmd(ctx: Context, number: str) -> Reply:
+    start(ctx)
+    return lookup_phone(number, ctx.services.settings.lookups.default_region)
+
+
+@commands.command("domain", "Look up a domain: registration, DNS, subdomains from certificates, archive",
+                  example="/domain example.com", args=_query("name", "a domain name (defanged is fine)"),
+                  expensive=True, timeout=90)
+async def domain_cmd(ctx: Context, name: str) -> Reply:
+    return await lookup_domain(start(ctx), name)
+
+
+@commands.command("ip", "Look up an IP: network, ASN, reverse DNS, open ports, reputation",
+                  example="/ip 1.1.1.1", args=_query("address", "an IPv4 or IPv6 address"),
+                  expensive=True, timeout=60)
+async def ip_cmd(ctx: Context, address: str) -> Reply:
+    return await lookup_ip(start(ctx), address)
+
+
+@commands.command("url", "Expand a URL safely: defang/refang, redirect chain, archive captures",
+                  example="/url hxxps://bit[.]ly/example", args=_query("url", "a URL (defanged is fine)"),
+                  expensive=True, timeout=60)
+async def url_cmd(ctx: Context, url: str) -> Reply:
+    return await lookup_url(start(ctx), url)
+
+
+@commands.command("cve", "Look up a CVE: NVD, known exploitation (KEV), EPSS, mentions in posts",
+                  example="/cve CVE-2021-44228", args=_query("id", "a CVE id"), expensive=True, timeout=60)
+async def cve_cmd(ctx: Context, id: str) -> Reply:
+    return await lookup_cve(start(ctx), id)
+
+
+@commands.command("lookup", "Detect what something is (email, phone, domain, IP, URL, CVE, hash, username) "
+                  "and look it up", example="/lookup hxxp://evil[.]com/login",
+                  args=_query("query", "anything: an address, a name, a URL, a CVE…"), expensive=True, timeout=90)
+async def lookup_cmd(ctx: Context, query: str) -> Reply:
+    found = detect(query)
+    if found.kind is Kind.USERNAME:
+        return Reply.text("That looks like a username. Sweep it across sites with ", code(f"/user {found.value}"),
+                          ".").buttons([Button(f"/user {found.value}", f"/user {found.value}")])
+    if found.kind is Kind.HASH:
+        return Reply.text(f"That looks like a {found.detail} hash. No hash-reputation provider is built in "
+                          "yet, so there is nothing to look it up in.")
+    if found.kind is Kind.UNKNOWN:
+        return Reply.error("Could not tell what that is. Try a specific command: /email, /phone, /domain, "
+                           "/ip, /url, /cve or /user.", "/lookup example.com")
+    if found.kind is Kind.PHONE:
+        start(ctx)
+        reply = lookup_phone(found.value, ctx.services.settings.lookups.default_region)
+    else:
+        env = start(ctx)
+        run = {Kind.EMAIL: lookup_email, Kind.DOMAIN: lookup_domain, Kind.IP: lookup_ip,
+               Kind.URL: lookup_url, Kind.CVE: lookup_cve}[found.kind]
+        reply = await run(env, found.value)
+    note = f"Detected: {found.kind.value}" + (" (refanged from defanged input)" if found.defanged else "") + "."
+    return Reply.text(note).extend(reply)

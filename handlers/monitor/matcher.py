@@ -1,0 +1,327 @@
+"""All active watches compiled into one engine: each post is scanned once, whatever the number of watches.
+
+Text terms of every watch go into one Aho-Corasick automaton over the padded token text (" lock bit "), so
+a single pass finds every term present, word boundaries included. Field terms (hashtag, author, source,
+language, domain) are dictionary look-ups. Each watch is indexed under a few *anchor* terms, at least one of
+which must be present for the watch to match (for an AND, the cheapest child's anchors; for an OR, the union of
+its children's); only the watches anchored on a present term are evaluated. Watches with no such anchor (only
+regular expressions, say) are evaluated on every post.
+
+Changes are copy-on-write: a large immutable base engine plus a small delta engine for recent additions and a
+set of base watches since removed or replaced. Every change builds new engines off to the side and swaps one
+reference, so a match in progress always sees a complete, consistent snapshot, and matching never pauses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+import ahocorasick
+
+from handlers.monitor.highlight import highlight_spans
+from handlers.monitor.normalise import NormalisedPost, fold_name
+from handlers.monitor.post import Post
+from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermKind, compiled_regex
+
+__all__ = ["Match", "Matcher", "highlight_spans"]
+
+_second = itemgetter(1)
+
+# Relative cost of anchoring a watch on a term of each kind: lower means rarer in posts, so fewer evaluations.
+_FIELD_COST = {
+    TermKind.AUTHOR: 1,
+    TermKind.TAG: 2,
+    TermKind.DOMAIN: 2,
+    TermKind.SOURCE: 500,
+    TermKind.LANG: 1000,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A watch that matched a post, with the terms found (for highlighting)."""
+
+    watch_id: int
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Watch:
+    """A watch compiled against the matcher's term ids (hashed by identity: candidates are sets of these)."""
+
+    id: int
+    query: Query
+    sources: frozenset[str] | None
+    test: Callable[[set[int], Callable[[int], bool]], bool] | None  # None: the anchor alone decides
+    report: tuple[tuple[int, str], ...]  # (term id, label) of the positive terms
+    term_ids: frozenset[int]
+
+
+class _Engine:
+    """An immutable compiled set of watches: automaton, field look-ups and anchor index."""
+
+    def __init__(self, watches: Iterable[_Watch], terms: dict[Term, int], usage: dict[int, int]) -> None:
+        self.watches: dict[int, _Watch] = {w.id: w for w in watches}
+        anchors: dict[int, list[_Watch]] = {}
+        always: list[_Watch] = []
+        used: set[int] = set()
+        for watch in self.watches.values():
+            used |= watch.term_ids
+            trigger = _trigger(watch.query.root, terms, usage)
+            if trigger is None:
+                always.append(watch)
+            else:
+                for tid in trigger[1]:
+                    anchors.setdefault(tid, []).append(watch)
+        self.anchors = {tid: tuple(ws) for tid, ws in anchors.items()}
+        self.always = tuple(always)
+        self.automaton: ahocorasick.Automaton | None = None
+        self.regexes: dict[int, str] = {}
+        fields: dict[TermKind, dict[str, int]] = {kind: {} for kind in _FIELD_COST}
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for term, tid in terms.items():
+            if tid not in used:
+                continue
+            if term.kind is TermKind.TEXT:
+                automaton.add_word(term.needle, tid)
+            elif term.kind is TermKind.REGEX:
+                self.regexes[tid] = term.value
+            else:
+                fields[term.kind][term.value] = tid
+        if len(automaton):
+            automaton.make_automaton()
+            self.automaton = automaton
+        self.tags, self.authors, self.domains = fields[TermKind.TAG], fields[TermKind.AUTHOR], fields[TermKind.DOMAIN]
+        self.sources, self.langs = fields[TermKind.SOURCE], fields[TermKind.LANG]
+
+    def __len__(self) -> int:
+        return len(self.watches)
+
+    def present(self, post: NormalisedPost) -> set[int]:
+        """Ids of the (non-regex) terms occurring in the post."""
+        found = set(map(_second, self.automaton.iter(post.text))) if self.automaton is not None else set()
+        for keys, index in (
+            (post.tags, self.tags),
+            (post.authors, self.authors),
+            (post.domains, self.domains),
+            (post.langs, self.langs),
+        ):
+            if index and keys:
+                for key in keys:
+                    tid = index.get(key)
+                    if tid is not None:
+                        found.add(tid)
+        if self.sources:
+            tid = self.sources.get(post.source)
+            if tid is not None:
+                found.add(tid)
+        return found
+
+    def match(self, post: NormalisedPost, present: set[int], skip: frozenset[int]) -> list[Match]:
+        """The watches of this engine matching the post, given the terms present."""
+        anchors = self.anchors
+        candidates = {watch for tid in present for watch in anchors.get(tid, ())}
+        if self.always:
+            candidates.update(self.always)
+        if not candidates:
+            return []
+        regex = _RegexCheck(self.regexes, post)
+        matches = []
+        for watch in candidates:
+            if (watch.sources is not None and post.source not in watch.sources) or watch.id in skip:
+                continue
+            if watch.test is None or watch.test(present, regex):
+                terms = tuple(
+                    label for tid, label in watch.report if tid in present or (tid in self.regexes and regex(tid))
+                )
+                matches.append(Match(watch.id, terms))
+        return matches
+
+
+class _RegexCheck:
+    """Regex term results for one post, computed on first use."""
+
+    __slots__ = ("_done", "_patterns", "_post", "_text")
+
+    def __init__(self, patterns: dict[int, str], post: NormalisedPost) -> None:
+        self._patterns = patterns
+        self._post = post
+        self._text: str | None = None
+        self._done: dict[int, bool] = {}
+
+    def __call__(self, tid: int) -> bool:
+        hit = self._done.get(tid)
+        if hit is None:
+            if self._text is None:
+                self._text = self._post.regex_text
+            hit = self._done[tid] = compiled_regex(self._patterns[tid]).search(self._text) is not None
+        return hit
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """One consistent snapshot: base engine, delta engine, and base watches to ignore."""
+
+    base: _Engine
+    delta: _Engine
+    stale: frozenset[int] = field(default_factory=frozenset)  # base ids removed or replaced since the build
+
+
+class Matcher:
+    """The matching engine for all active watches; safe to change while other threads match."""
+
+    def __init__(self, *, max_delta: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._watches: dict[int, _Watch] = {}
+        self._term_ids: dict[Term, int] = {}  # stable ids, never reused
+        self._usage: dict[int, int] = {}  # term id → number of watches using it
+        self._max_delta = max_delta
+        self._empty = _Engine((), {}, {})
+        self._state = _State(base=self._empty, delta=self._empty)
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def __contains__(self, watch_id: object) -> bool:
+        return watch_id in self._watches
+
+    def add(self, watch_id: int, query: Query, sources: frozenset[str] | None = None) -> None:
+        """Add a watch, or replace the watch with this id; effective for the next post matched."""
+        self.add_many([(watch_id, query, sources)])
+
+    def add_many(self, watches: Iterable[tuple[int, Query, frozenset[str] | None]]) -> None:
+        """Add (or replace) several watches with one rebuild."""
+        with self._lock:
+            state = self._state
+            added: dict[int, _Watch] = {}
+            for watch_id, query, sources in watches:
+                self._forget(watch_id)
+                added[watch_id] = self._watches[watch_id] = self._compile(watch_id, query, sources)
+            stale = state.stale | (added.keys() & state.base.watches.keys())
+            self._publish(state.base, {**state.delta.watches, **added}, stale)
+
+    def remove(self, watch_id: int) -> None:
+        """Remove a watch (no error if absent); effective for the next post matched."""
+        with self._lock:
+            if not self._forget(watch_id):
+                return
+            state = self._state
+            stale = state.stale | {watch_id} if watch_id in state.base.watches else state.stale
+            delta = {k: w for k, w in state.delta.watches.items() if k != watch_id}
+            self._publish(state.base, delta, stale)
+
+    def compact(self) -> None:
+        """Fold the delta into a new base engine (also done automatically when the delta grows)."""
+        with self._lock:
+            self._rebuild()
+
+    def match(self, post: Post) -> list[Match]:
+        """The watches matching a post, by watch id."""
+        return self.match_normalised(NormalisedPost.of(post))
+
+    def match_normalised(self, post: NormalisedPost) -> list[Match]:
+        """`match` for an already normalised post."""
+        state = self._state  # one snapshot for the whole post
+        base = state.base
+        matches = base.match(post, base.present(post), state.stale)
+        delta = state.delta
+        if delta.watches:
+            matches += delta.match(post, delta.present(post), frozenset())
+        if len(matches) > 1:
+            matches.sort(key=_watch_id)
+        return matches
+
+    def _forget(self, watch_id: int) -> bool:
+        """Drop a watch from the registry and term usage; False if it was not there."""
+        old = self._watches.pop(watch_id, None)
+        if old is None:
+            return False
+        for tid in old.term_ids:
+            self._usage[tid] -= 1
+        return True
+
+    def _publish(self, base: _Engine, delta: dict[int, _Watch], stale: frozenset[int]) -> None:
+        """Swap in a new snapshot, folding everything into a new base when the delta is big."""
+        if len(delta) > max(64, min(self._max_delta, len(base) // 8)) or len(stale) > max(64, len(base) // 4):
+            self._rebuild()
+            return
+        delta_engine = _Engine(delta.values(), self._term_ids, self._usage) if delta else self._empty
+        self._state = _State(base=base, delta=delta_engine, stale=stale)
+
+    def _rebuild(self) -> None:
+        """Build a new base engine from all current watches and swap it in."""
+        base = _Engine(self._watches.values(), self._term_ids, self._usage)
+        self._state = _State(base=base, delta=self._empty)
+
+    def _compile(self, watch_id: int, query: Query, sources: frozenset[str] | None) -> _Watch:
+        """Compile a query against the term ids."""
+        ids = self._term_ids
+        for term in query.terms:
+            tid = ids.setdefault(term, len(ids))
+            self._usage[tid] = self._usage.get(tid, 0) + 1
+        single = isinstance(query.root, Leaf) and query.root.term.kind is not TermKind.REGEX
+        return _Watch(
+            id=watch_id,
+            query=query,
+            sources=None if sources is None else frozenset(fold_name(s) for s in sources),
+            test=None if single else _compile_test(query.root, ids),
+            report=tuple((ids[t], str(t)) for t in query.positive),
+            term_ids=frozenset(ids[t] for t in query.terms),
+        )
+
+
+def _watch_id(match: Match) -> int:
+    return match.watch_id
+
+
+def _term_cost(term: Term, watches_using: int) -> int:
+    """Expected relative frequency of a term in posts: phrases and long words are rarer; a term many watches
+    share is a generic word (the specific terms of each watch are better anchors)."""
+    if term.kind is TermKind.TEXT:
+        base = 1 if " " in term.value else 4 if len(term.value) >= 6 else 8 if len(term.value) >= 4 else 16
+    else:
+        base = _FIELD_COST[term.kind]
+    return base * (1 + watches_using)
+
+
+def _trigger(node: Node, ids: dict[Term, int], usage: dict[int, int]) -> tuple[int, frozenset[int]] | None:
+    """(cost, anchor term ids) such that the node can only be true when one anchor is present; None if none."""
+    match node:
+        case Leaf(term):
+            if term.kind is TermKind.REGEX:
+                return None
+            tid = ids[term]
+            return _term_cost(term, usage.get(tid, 0)), frozenset((tid,))
+        case Not():
+            return None
+        case All(children):
+            options = [t for t in (_trigger(c, ids, usage) for c in children) if t is not None]
+            return min(options, key=lambda t: (t[0], len(t[1]))) if options else None
+        case Any(children):
+            parts = [_trigger(c, ids, usage) for c in children]
+            if any(p is None for p in parts):
+                return None
+            return sum(p[0] for p in parts if p), frozenset().union(*(p[1] for p in parts if p))
+    raise TypeError(node)
+
+
+def _expression(node: Node, ids: dict[Term, int]) -> str:
+    """Python source for a node over `p` (present term ids) and `r` (regex check)."""
+    match node:
+        case Leaf(term):
+            return f"r({ids[term]})" if term.kind is TermKind.REGEX else f"({ids[term]} in p)"
+        case Not(child):
+            return f"(not {_expression(child, ids)})"
+        case All(children):
+            return "(" + " and ".join(_expression(c, ids) for c in children) + ")"
+        case Any(children):
+            return "(" + " or ".join(_expression(c, ids) for c in children) + ")"
+    raise TypeError(node)
+
+
+def _compile_test(root: Node, ids: dict[Term, int]) -> Callable[[set[int], Callable[[int], bool]], bool]:
+    """The query as one Python function; the source holds only integers and operators."""
+    return eval(f"lambda p, r: {_expression(root, ids)}", {"__builtins__": {}})

@@ -1,0 +1,411 @@
+"""Watchlists and digests from chat: /watch add|list|show|pause|resume|remove|mute|test and /digest.
+
+Watches belong to the chat they were created in. Analysts and above create and change them;
+viewers can list and look. The monitoring engine lives in `services.extras["monitor"]`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option
+from bot.reply import Button, Reply, Span, bold, code, link
+from bot.services import Services
+from handlers.monitor.alert import highlighted, snippet
+from handlers.monitor.digest import DigestInputError, build_digest, parse_time, parse_zone
+from handlers.monitor.engine import Monitor
+from handlers.monitor.matcher import Matcher
+from handlers.monitor.post import Post
+from handlers.monitor.query import Query, QueryError, parse_query
+from storage import watches
+from storage.models import OutboxItem, OutboxState, Role, StoredPost, Watch, WatchMatch, WatchState
+
+commands = CommandSet()
+
+MAX_WATCHES_PER_CHAT = 200
+TEST_DAYS = 7
+TEST_SCAN_LIMIT = 200_000
+TEST_PAGE = 2_000
+TEST_SAMPLES = 5
+ADD_EXAMPLE = '/watch add lockbit OR "lock bit" --sources hackernews,mastodon --every 10m'
+
+
+def engine(services: Services) -> Monitor:
+    """The running engine (made on first use when the start hook has not run, e.g. in a bare test)."""
+    monitor = services.extras.get("monitor")
+    if monitor is None:
+        monitor = services.extras["monitor"] = Monitor(services)
+    return monitor
+
+
+@commands.on_start
+async def start_monitor(services: Services) -> None:
+    """Compile the watches; in the background, deliver alerts and run polling and digest jobs."""
+    monitor = engine(services)
+    await monitor.start(background=services.background)
+    if monitor.status not in services.status_providers:
+        services.status_providers.append(monitor.status)
+
+
+@commands.on_stop
+async def stop_monitor(services: Services) -> None:
+    monitor = services.extras.get("monitor")
+    if monitor is not None:
+        await monitor.stop()
+
+
+# parsing helpers -----------------------------------------------------------------------------------
+def parse_or_reply(text: str, command: str) -> Query | Reply:
+    """The parsed query, or the reply explaining where it is malformed."""
+    try:
+        return parse_query(text)
+    except QueryError as exc:
+        return query_error_reply(text, exc, command)
+
+
+def query_error_reply(text: str, exc: QueryError, command: str) -> Reply:
+    """Where the query is wrong (a caret under the position) and a query that works."""
+    position = max(0, min(exc.position, len(text)))
+    reply = Reply.text("⚠️ That query does not parse: ", exc.message, f" (at character {position + 1}).",
+                       ephemeral=True)
+    reply.code_block(f"{text}\n{' ' * position}^")
+    reply.para("Example: ", code(f"{command} {exc.example}"))
+    return reply
+
+
+def _source_list(text: str | None) -> list[str]:
+    if not text:
+        return []
+    return sorted({part.strip().lower() for part in text.replace(" ", ",").split(",") if part.strip()})
+
+
+async def _own_watch(ctx: Context, watch_id: int) -> Watch:
+    found = await ctx.services.db.run(lambda s: watches.in_chat(s, ctx.chat.platform, ctx.chat.id, watch_id))
+    if found is None:
+        raise CommandError(f"There is no watch {watch_id} in this chat. See /watch list.")
+    return found
+
+
+def _state_label(watch: Watch, now: datetime) -> str:
+    if watch.state != WatchState.ACTIVE:
+        return "paused"
+    if watch.muted_until is not None and watch.muted_until > now:
+        return f"muted until {watch.muted_until:%Y-%m-%d %H:%M} UTC"
+    return "active"
+
+
+def _every(watch: Watch) -> str:
+    return _duration(timedelta(seconds=watch.interval_s)) if watch.interval_s else "source default"
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# commands --------------------------------------------------------------------------------------------
+@commands.command(
+    "watch add", "Watch public sources for a query and alert this chat",
+    example=ADD_EXAMPLE,
+    args=[Arg("query", "words, \"phrases\", OR, -term, #tag, @account, source:, lang:, domain:, /regex/",
+              ArgKind.TEXT)],
+    options=[Option("sources", "comma-separated source names (default: all)"),
+             Option("every", "how often to poll, e.g. 5m (default: each source's interval)", ArgKind.DURATION)],
+    role=Role.ANALYST, mutates=True,
+)
+async def watch_add(ctx: Context, query: str, sources: str | None, every: timedelta | None) -> Reply:
+    parsed = parse_or_reply(query, "/watch add")
+    if isinstance(parsed, Reply):
+        return parsed
+    monitor = engine(ctx.services)
+    names = _source_list(sources)
+    known = set(monitor.polls.sources)
+    unknown = [n for n in names if known and n not in known]
+    min_poll = ctx.services.settings.monitor.min_poll_s
+    interval = None if every is None else int(max(every.total_seconds(), min_poll))
+    now = ctx.services.now()
+
+    def create(session: Session) -> Watch | None:
+        if len(watches.for_chat(session, ctx.chat.platform, ctx.chat.id)) >= MAX_WATCHES_PER_CHAT:
+            return None
+        return watches.create(session, platform=ctx.chat.platform, chat_id=ctx.chat.id, query=query.strip(),
+                              sources=names, interval_s=interval, created_by=ctx.user.key, now=now)
+
+    watch = await ctx.services.db.run(create)
+    if watch is None:
+        raise CommandError(f"This chat has {MAX_WATCHES_PER_CHAT} watches already; remove some first.")
+    await monitor.watch_changed(watch)
+    reply = Reply.text("✅ ", bold(f"Watch {watch.id}"), " added: ", code(str(parsed)))
+    reply.kv([
+        ("sources", ", ".join(names) if names else "all"),
+        ("every", _every(watch)),
+    ])
+    if every is not None and every.total_seconds() < min_poll:
+        reply.para(f"Sources are polled at most every {_duration(timedelta(seconds=min_poll))}.")
+    if unknown:
+        reply.para("Note: ", ", ".join(unknown), " is not a configured source (known: ", ", ".join(sorted(known)),
+                   "); the watch only matches posts stored under that name, e.g. imports.")
+    reply.para("Alerts for new matches arrive in this chat. See what it would have found: ",
+               code(f"/watch test {query.strip()}"))
+    return reply.buttons([Button("Show", f"/watch show {watch.id}"), Button("Pause", f"/watch pause {watch.id}")])
+
+
+@commands.command("watch list", "List this chat's watches", example="/watch list")
+async def watch_list(ctx: Context) -> Reply:
+    now = ctx.services.now()
+
+    def read(session: Session) -> tuple[list[Watch], dict[int, int]]:
+        found = watches.for_chat(session, ctx.chat.platform, ctx.chat.id)
+        counts = watches.match_counts(session, [w.id or 0 for w in found], now - timedelta(days=1), now)
+        return found, counts
+
+    found, counts = await ctx.services.db.run(read)
+    if not found:
+        return Reply.text("No watches in this chat yet. Add one: ", code('/watch add lockbit OR "lock bit"'))
+    reply = Reply.text(bold(f"{len(found)} watches"), " in this chat")
+    reply.table(
+        ["id", "query", "sources", "every", "state", "24h"],
+        [(w.id, _short(w.query, 48), ",".join(w.sources) or "all", _every(w), _state_label(w, now),
+          counts.get(w.id or 0, 0)) for w in found],
+    )
+    return reply
+
+
+@commands.command("watch show", "Show one watch: its query, state, sources and recent numbers",
+                  example="/watch show 3", args=[Arg("id", "the watch id", ArgKind.INT)])
+async def watch_show(ctx: Context, id: int) -> Reply:
+    watch = await _own_watch(ctx, id)
+    now = ctx.services.now()
+    monitor = engine(ctx.services)
+
+    def read(session: Session) -> tuple[int, int, datetime | None, int]:
+        day = watches.match_counts(session, [id], now - timedelta(days=1), now).get(id, 0)
+        week = watches.match_counts(session, [id], now - timedelta(days=7), now).get(id, 0)
+        last = session.execute(select(func.max(WatchMatch.created_at)).where(WatchMatch.watch_id == id)).scalar()
+        queued = session.execute(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.watch_id == id, OutboxItem.state == OutboxState.PENDING.value)).scalar_one()
+        return day, week, last, int(queued)
+
+    day, week, last, queued = await ctx.services.db.run(read)
+    try:
+        query = parse_query(watch.query)
+        terms = ", ".join(str(t) for t in query.terms)
+        normal = str(query)
+    except QueryError as exc:
+        terms, normal = "—", f"no longer parses: {exc}"
+    polled = [name for name, plan in monitor.polls.plans.items() if any(p.watch_id == id for p in plan)]
+    items: list[tuple[str, Any]] = [
+        ("query", code(watch.query)),
+        ("read as", normal),
+        ("terms", terms),
+        ("sources", ", ".join(watch.sources) or "all"),
+        ("polled on", ", ".join(sorted(polled)) or ("—" if monitor.running else "not polling in this process")),
+        ("every", _every(watch)),
+        ("state", _state_label(watch, now)),
+        ("matches", f"{day} in 24 h, {week} in 7 days"),
+        ("last match", f"{last:%Y-%m-%d %H:%M} UTC" if last else "never"),
+        ("alerts queued", str(queued)),
+        ("created", f"{watch.created_at:%Y-%m-%d %H:%M} UTC by {watch.created_by}"),
+    ]
+    reply = Reply()
+    reply.kv(items, title=f"Watch {watch.id}")
+    toggle = ("Resume", f"/watch resume {id}") if watch.state != WatchState.ACTIVE else ("Pause", f"/watch pause {id}")
+    return reply.buttons([Button(*toggle), Button("Mute 1h", f"/watch mute {id} 1h"),
+                          Button("Test", f"/watch test {watch.query}")])
+
+
+async def _set_state(ctx: Context, watch_id: int, state: WatchState, unmute: bool) -> Watch:
+    await _own_watch(ctx, watch_id)
+
+    def change(session: Session) -> Watch:
+        watch = session.get(Watch, watch_id)
+        assert watch is not None
+        watch.state = state.value
+        if unmute:
+            watch.muted_until = None
+        session.add(watch)
+        return watch
+
+    watch = await ctx.services.db.run(change)
+    await engine(ctx.services).watch_changed(watch)
+    return watch
+
+
+@commands.command("watch pause", "Stop matching a watch until resumed", example="/watch pause 3",
+                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+async def watch_pause(ctx: Context, id: int) -> Reply:
+    await _set_state(ctx, id, WatchState.PAUSED, unmute=False)
+    return Reply.text("⏸ Watch ", bold(str(id)), " paused. ").buttons([Button("Resume", f"/watch resume {id}")])
+
+
+@commands.command("watch resume", "Match a paused or muted watch again", example="/watch resume 3",
+                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+async def watch_resume(ctx: Context, id: int) -> Reply:
+    await _set_state(ctx, id, WatchState.ACTIVE, unmute=True)
+    return Reply.text("▶️ Watch ", bold(str(id)), " is active and alerting.")
+
+
+@commands.command("watch remove", "Delete a watch with its matches", example="/watch remove 3",
+                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+async def watch_remove(ctx: Context, id: int) -> Reply:
+    watch = await _own_watch(ctx, id)
+
+    def drop(session: Session) -> None:
+        row = session.get(Watch, id)
+        if row is not None:
+            watches.remove(session, row)
+
+    await ctx.services.db.run(drop)
+    await engine(ctx.services).watch_removed(id)
+    return Reply.text("🗑 Watch ", bold(str(id)), " removed: ", code(watch.query))
+
+
+@commands.command("watch mute", "Keep matching but send no alerts for a while", example="/watch mute 3 2h",
+                  args=[Arg("id", "the watch id", ArgKind.INT),
+                        Arg("duration", "how long, e.g. 30m, 2h, 1d", ArgKind.DURATION)],
+                  role=Role.ANALYST, mutates=True)
+async def watch_mute(ctx: Context, id: int, duration: timedelta) -> Reply:
+    await _own_watch(ctx, id)
+    until = ctx.services.now() + duration
+
+    def mute(session: Session) -> Watch:
+        watch = session.get(Watch, id)
+        assert watch is not None
+        watch.muted_until = until
+        session.add(watch)
+        return watch
+
+    watch = await ctx.services.db.run(mute)
+    await engine(ctx.services).watch_changed(watch)
+    return Reply.text("🔕 Watch ", bold(str(id)), f" muted until {until:%Y-%m-%d %H:%M} UTC. Matches are still "
+                      "recorded for digests.").buttons([Button("Unmute", f"/watch resume {id}")])
+
+
+@commands.command(
+    "watch test", f"Show what a query would have matched in stored posts of the last {TEST_DAYS} days",
+    example='/watch test lockbit OR "lock bit"',
+    args=[Arg("query", "the query to try", ArgKind.TEXT)], role=Role.ANALYST, expensive=True,
+)
+async def watch_test(ctx: Context, query: str) -> Reply:
+    parsed = parse_or_reply(query, "/watch test")
+    if isinstance(parsed, Reply):
+        return parsed
+    await ctx.progress(f"Matching stored posts of the last {TEST_DAYS} days…")
+    since = ctx.services.now() - timedelta(days=TEST_DAYS)
+    found = await ctx.services.db.run(lambda s: run_test(s, parsed, since))
+    return test_reply(query.strip(), parsed, found)
+
+
+class TrialResult:
+    """What a trial query found over stored posts."""
+
+    def __init__(self) -> None:
+        self.scanned = 0
+        self.matched = 0
+        self.by_source: dict[str, int] = {}
+        self.samples: list[tuple[Post, tuple[str, ...]]] = []
+        self.capped = False
+
+
+def run_test(session: Session, query: Query, since: datetime) -> TrialResult:
+    """Match `query` over stored posts created since `since`, newest first (runs in a worker thread)."""
+    matcher = Matcher()
+    matcher.add(0, query)
+    result = TrialResult()
+    before: tuple[datetime, int] | None = None
+    while result.scanned < TEST_SCAN_LIMIT:
+        stmt = select(StoredPost).where(col(StoredPost.created_at) >= since)
+        if before is not None:
+            stmt = stmt.where((col(StoredPost.created_at) < before[0]) | (
+                (col(StoredPost.created_at) == before[0]) & (col(StoredPost.id) < before[1])))
+        stmt = stmt.order_by(col(StoredPost.created_at).desc(), col(StoredPost.id).desc()).limit(TEST_PAGE)
+        rows = list(session.execute(stmt).scalars())
+        if not rows:
+            break
+        for row in rows:
+            post = Post.from_row(row)
+            matches = matcher.match(post)
+            if matches:
+                result.matched += 1
+                result.by_source[post.source] = result.by_source.get(post.source, 0) + 1
+                if len(result.samples) < TEST_SAMPLES:
+                    result.samples.append((post, matches[0].terms))
+        result.scanned += len(rows)
+        before = (rows[-1].created_at, rows[-1].id or 0)
+        session.expunge_all()
+    result.capped = result.scanned >= TEST_SCAN_LIMIT
+    return result
+
+
+def test_reply(text: str, query: Query, found: TrialResult) -> Reply:
+    reply = Reply.text("🧪 ", code(str(query)), " would have matched ", bold(str(found.matched)),
+                       f" of {found.scanned} stored posts from the last {TEST_DAYS} days.")
+    if found.capped:
+        reply.para(f"Only the newest {TEST_SCAN_LIMIT} posts were checked.")
+    if found.by_source:
+        reply.kv([(s, str(n)) for s, n in sorted(found.by_source.items(), key=lambda sn: -sn[1])],
+                 title="By source")
+    for post, terms in found.samples:
+        body = snippet(post.full_text, list(terms), 200)
+        parts: list[Span | str] = [bold(post.source)]
+        if post.author.handle:
+            parts.append(f" · @{post.author.handle}")
+        parts.append(f" · {post.created_at:%Y-%m-%d %H:%M}: ")
+        parts += highlighted(body, list(terms))
+        if post.url:
+            parts += [" ", link("open", post.url)]
+        reply.para(*parts)
+    if found.scanned == 0:
+        reply.para("No posts are stored yet: they arrive as watches poll their sources, or with /import.")
+    return reply.buttons([Button("Add this watch", f"/watch add {text}")])
+
+
+# digests ---------------------------------------------------------------------------------------------
+@commands.command(
+    "digest at", "Send this chat a daily digest at a local time", example="/digest at 08:00 Europe/Berlin",
+    args=[Arg("time", "HH:MM, 24-hour"), Arg("tz", "time zone, Area/City (default: the bot's)", required=False)],
+    role=Role.ANALYST, mutates=True,
+)
+async def digest_at(ctx: Context, time: str, tz: str | None) -> Reply:
+    zone_name = tz or ctx.services.settings.timezone
+    try:
+        at = parse_time(time)
+        parse_zone(zone_name)
+    except DigestInputError as exc:
+        return Reply.error(str(exc), "/digest at 08:00 Europe/Berlin")
+    digests = engine(ctx.services).digests
+    await digests.set(ctx.chat.platform, ctx.chat.id, at, zone_name, ctx.user.key)
+    reply = Reply.text("📰 Daily digest for this chat at ", bold(f"{at:%H:%M}"), f" {zone_name}.")
+    next_run = digests.next_run(ctx.chat.platform, ctx.chat.id)
+    if next_run is not None:
+        reply.para(f"Next one: {next_run:%Y-%m-%d %H:%M %Z}.")
+    return reply.buttons([Button("Preview now", "/digest now"), Button("Turn off", "/digest off")])
+
+
+@commands.command("digest off", "Stop this chat's daily digest", example="/digest off",
+                  role=Role.ANALYST, mutates=True)
+async def digest_off(ctx: Context) -> Reply:
+    if await engine(ctx.services).digests.off(ctx.chat.platform, ctx.chat.id):
+        return Reply.text("Daily digest turned off for this chat.")
+    return Reply.text("This chat has no daily digest. Set one with ", code("/digest at 08:00 Europe/Berlin"))
+
+
+@commands.command("digest now", "The digest of the last 24 hours, now", example="/digest now", expensive=True)
+async def digest_now(ctx: Context) -> Reply:
+    schedule = await ctx.services.db.run(lambda s: watches.digest_for_chat(s, ctx.chat.platform, ctx.chat.id))
+    tz = schedule.tz if schedule else ctx.services.settings.timezone
+    until = ctx.services.now()
+    await ctx.progress("Building the digest…")
+    return await build_digest(ctx.services, ctx.chat.platform, ctx.chat.id, until - timedelta(days=1), until, tz,
+                              "Digest, last 24 h")
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

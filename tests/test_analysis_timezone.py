@@ -1,0 +1,46 @@
+"""Time-zone estimates from activity: personas on known local schedules, and honest refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from handlers.analysis.activity import activity_matrix, heatmap_picture, summarise
+from handlers.analysis.timezone_estimate import MIN_POSTS, estimate_timezone
+from tests.analysis_data import EPOCH, assert_png, persona_times
+
+
+@pytest.mark.parametrize("offset", [-8, -5, 0, 1, 3, 5, 8, 9, 11])
+def test_persona_offset_is_found_within_an_hour(offset: int) -> None:
+    est = estimate_timezone(persona_times(offset, 400, seed=offset + 100))
+    assert est.offset_h is not None
+    assert abs(est.offset_h - offset) <= 1, est.describe()
+    assert est.confidence in ("medium", "high")
+    assert f"{est.posts} posts" in est.describe()
+
+
+def test_too_few_posts_is_not_enough_data() -> None:
+    est = estimate_timezone(persona_times(3, MIN_POSTS - 1, seed=1))
+    assert est.offset_h is None
+    assert est.describe().startswith("not enough data")
+
+
+def test_round_the_clock_poster_gets_low_confidence() -> None:
+    times = [EPOCH + timedelta(minutes=37 * i) for i in range(600)]
+    assert estimate_timezone(times).confidence == "low"
+
+
+def test_activity_matrix_counts_weekday_and_hour_in_utc() -> None:
+    times = [EPOCH + timedelta(hours=5), EPOCH + timedelta(days=2, hours=23), EPOCH + timedelta(days=2, hours=23)]
+    m = activity_matrix(times)
+    assert m[0, 5] == 1 and m[2, 23] == 2 and m.sum() == 3
+    s = summarise(times, m)
+    assert s.busiest_hour == 23 and s.busiest_weekday == "Wed"
+
+
+def test_heatmap_is_a_png_with_a_summary() -> None:
+    times = persona_times(2, 200, seed=5)
+    pic = heatmap_picture(activity_matrix(times), "someone", summarise(times))
+    assert_png(pic.png, 400, 150)
+    assert "200 posts" in pic.summary
