@@ -27,7 +27,11 @@ from storage.db import Database, migrate
 from storage.models import Watch
 from tests.harness import BotHarness
 
-WORDS = ["threat", "actor", "leak", "forum", "access", "sale", "exploit", "patch", "update", "report", "breach", "data", "dump", "group", "campaign", "phishing", "malware", "loader", "botnet", "c2", "server", "domain", "password", "credential", "wallet"]
+WORDS = [
+    "threat", "actor", "leak", "forum", "access", "sale", "exploit", "patch", "update", "report",
+    "breach", "data", "dump", "group", "campaign", "phishing", "malware", "loader", "botnet", "c2",
+    "server", "domain", "password", "credential", "wallet",
+]
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 

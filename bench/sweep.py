@@ -283,13 +283,14 @@ def run_sherlock(farm: FarmServer, work: Path, timeout: float) -> Run:
 _MAIGRET_LINE = re.compile(r"^\[(?P<mark>[+\-!?])\]\s*(?P<site>site\d{3})\b")
 
 
-def run_maigret(farm: FarmServer, work: Path, timeout: float) -> Run:
+def run_maigret(farm: FarmServer, work: Path, timeout: float, connections: int | None = None) -> Run:
     path = work / "maigret.json"
     path.write_text(json.dumps(maigret_list(farm)))
-    argv = [str(ENV / "bin" / "maigret"), USERNAME, "--db", str(path), "--no-autoupdate", "-a",
+    more = ["-n", str(connections)] if connections else []
+    argv = [str(ENV / "bin" / "maigret"), USERNAME, "--db", str(path), "--no-autoupdate", "-a", *more,
             "--timeout", str(timeout), "--no-recursion", "--no-extracting", "--no-progressbar", "--no-color",
             "--print-not-found", "--print-errors", "--folderoutput", str(work / "mg")]
-    run, output = run_process("maigret", argv, work, timeout * 40)
+    run, output = run_process("maigret" + (f" -n {connections}" if connections else ""), argv, work, timeout * 40)
     marks = {"+": "found", "-": "not_found"}
     for line in output.splitlines():
         m = _MAIGRET_LINE.match(line.strip())
@@ -375,12 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         print(peer_problem)
     runners = [("socmint (ours)", run_ours)]
     if not args.skip_peers and not peer_problem:
-        runners += [("sherlock", run_sherlock), ("maigret", run_maigret)]
+        # maigret's default 100 connections returned "Request failed" for every farm site here; -n 20 works
+        runners += [("sherlock", run_sherlock), ("maigret", run_maigret),
+                    ("maigret -n 20", lambda f, w, t: run_maigret(f, w, t, 20))]
     runs: list[tuple[Run, Score]] = []
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         for tool, fn in runners:
             farm.reset()
-            work = Path(tmp) / tool.split()[0]
+            work = Path(tmp) / tool.replace(" ", "_")
             work.mkdir()
             run = fn(farm, work, args.timeout)
             runs.append((run, score(run, specs)))

@@ -253,6 +253,7 @@ class Context:
     line: str
     sink: ReplySink
     files: list[IncomingFile] = field(default_factory=list)
+    chat_allowed: bool = True
 
     @property
     def platform(self) -> str:

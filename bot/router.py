@@ -339,7 +339,8 @@ class Router:
             await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
             await sink.send(_usage_error(command, str(exc)))
             return
-        ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files)
+        ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
+                      access.chat_allowed)
         await self._run(ctx, kwargs, args_text)
 
     async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str) -> None:
@@ -368,9 +369,11 @@ class Router:
             reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
         log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,
                                    "outcome": outcome, "ms": int((time.monotonic() - started) * 1000)})
-        await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
-        if reply is not None:
-            await ctx.send(reply)
+        try:
+            if reply is not None:
+                await ctx.send(reply)  # the answer first: the audit write need not delay it
+        finally:
+            await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
 
     async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
         name = tokens[0].value

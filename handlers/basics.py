@@ -22,14 +22,9 @@ def _uptime(delta: timedelta) -> str:
     return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
-async def _chat_allowed(ctx: Context) -> bool:
-    access = await ctx.services.router.access(ctx.chat, ctx.user)  # type: ignore[union-attr]
-    return access.chat_allowed
-
-
 @commands.command("start", "Say hello and show how to begin", example="/start", needs_allowed_chat=False)
 async def start(ctx: Context) -> Reply:
-    if not await _chat_allowed(ctx):
+    if not ctx.chat_allowed:
         return Reply.text(
             "Hello. This chat is not allowed to use socmint-bot yet. Ask an admin to run /allow here. ",
             "Chat ", code(ctx.chat.key), ", you ", code(ctx.user.key), ".",
@@ -79,7 +74,7 @@ def _help_one(registry, name: str, role: Role) -> Reply:  # type: ignore[no-unty
 @commands.command("whoami", "Show who you are, your role and this chat", example="/whoami",
                   needs_allowed_chat=False)
 async def whoami(ctx: Context) -> Reply:
-    allowed = await _chat_allowed(ctx)
+    allowed = ctx.chat_allowed
     reply = Reply()
     reply.kv([
         ("you", code(ctx.user.key)),

@@ -31,6 +31,7 @@ TEST_DAYS = 7
 TEST_SCAN_LIMIT = 200_000
 TEST_PAGE = 2_000
 TEST_SAMPLES = 5
+MAX_BUTTON_QUERY = 900  # a button's command line is stored in at most 1,000 characters
 ADD_EXAMPLE = '/watch add lockbit OR "lock bit" --sources hackernews,mastodon --every 10m'
 
 
@@ -217,8 +218,10 @@ async def watch_show(ctx: Context, id: int) -> Reply:
     reply = Reply()
     reply.kv(items, title=f"Watch {watch.id}")
     toggle = ("Resume", f"/watch resume {id}") if watch.state != WatchState.ACTIVE else ("Pause", f"/watch pause {id}")
-    return reply.buttons([Button(*toggle), Button("Mute 1h", f"/watch mute {id} 1h"),
-                          Button("Test", f"/watch test {watch.query}")])
+    row = [Button(*toggle), Button("Mute 1h", f"/watch mute {id} 1h")]
+    if len(watch.query) <= MAX_BUTTON_QUERY:
+        row.append(Button("Test", f"/watch test {watch.query}"))
+    return reply.buttons(row)
 
 
 async def _set_state(ctx: Context, watch_id: int, state: WatchState, unmute: bool) -> Watch:
@@ -364,7 +367,7 @@ def test_reply(text: str, query: Query, found: TrialResult) -> Reply:
         reply.para(*parts)
     if found.scanned == 0:
         reply.para("No posts are stored yet: they arrive as watches poll their sources, or with /import.")
-    return reply.buttons([Button("Add this watch", f"/watch add {text}")])
+    return reply.buttons([Button("Add this watch", f"/watch add {text}")] if len(text) <= MAX_BUTTON_QUERY else [])
 
 
 # digests ---------------------------------------------------------------------------------------------

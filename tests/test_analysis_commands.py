@@ -215,3 +215,18 @@ async def test_coord_shows_signals_not_verdicts(abot: BotHarness) -> None:
     text = (await abot.run(f"/coord {wid}"))[-1].plain_text()
     assert "1 cluster(s)" in text and "signals for review" in text
     assert "12 accounts within 5 min" in text and "12 of 12 accounts with a known age" in text
+
+
+async def test_watch_signals_for_alerts_and_digest(abot: BotHarness) -> None:
+    from handlers.analysis.watch_signals import signals_for_watch
+
+    posts = [
+        post(f"x{k}", NOW - timedelta(minutes=10 + k), "exploit for CVE-2026-1234 released", sid=f"t{k}")
+        for k in range(25)
+    ]
+    posts += [
+        post(f"y{d}", NOW - timedelta(days=d, hours=2), "old CVE-2026-1234 note", sid=f"u{d}") for d in range(1, 8)
+    ]
+    wid = await store(abot, posts, watch_query="cve")
+    lines = await abot.services.db.run(lambda s: signals_for_watch(s, wid, NOW))
+    assert lines == ["mentions of CVE-2026-1234 up 25× vs its 7-day baseline (25 vs 1.0 per 1-day)"]

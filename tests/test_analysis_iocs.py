@@ -75,3 +75,29 @@ def test_defanged_fileish_tld_counts_but_plain_file_name_does_not() -> None:
 def test_eth_address_is_not_also_a_sha1() -> None:
     kinds = {i.kind for i in extract_iocs("0x52908400098527886E0F7030069857D2E4169EE7")}
     assert kinds == {K.ETH}
+
+
+def test_extract_and_store_is_idempotent_and_pivots(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from handlers.analysis.ioc_index import extract_and_store, posts_with
+    from handlers.monitor.post import Author, Post
+    from storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'iocs.db'}")
+    db.migrate()
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    with db.session() as session:
+        rows = [
+            Post("s", str(i), f"seen 45.9.148.12 and evil[.]com #{i}", at, Author("a", "a")).to_row() for i in range(3)
+        ]
+        session.add_all(rows)
+        session.flush()
+        assert extract_and_store(session, rows) == 6
+        assert extract_and_store(session, rows) == 0
+        found = posts_with(session, K.IPV4, "45.9.148.12")
+        assert sorted(p.source_id for p in found) == ["0", "1", "2"]
+        session.delete(rows[0])  # deleting a post drops its indicators with it
+        session.flush()
+        assert len(posts_with(session, K.DOMAIN, "evil.com")) == 2
+    db.close()

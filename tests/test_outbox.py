@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -161,5 +162,22 @@ async def test_background_worker_delivers_without_being_asked(tmp_path: Path) ->
                 break
             await asyncio.sleep(0.01)
         assert len(surface.delivered) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_finished_rows_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+    clock = Clock()
+    bot, surface = await start_monitor_bot(tmp_path, clock)
+    try:
+        await bot.run("/watch add trickbot")
+        monitor = engine_of(bot)
+        await monitor.ingest([make_post("1", "trickbot one")])
+        await monitor.outbox.drain()
+        surface.up = False
+        clock.advance(days=8)
+        await monitor.ingest([make_post("2", "trickbot two", at=clock.now)])
+        assert await monitor.outbox.prune(clock.now - timedelta(days=7)) == 1
+        assert [r.state for r in await _rows(bot)] == ["pending"]
     finally:
         await bot.stop()

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from config.sources import FourChanSettings
+from handlers.fetch import HostLimiter
 from handlers.monitor.sources.base import NotSupported
 from handlers.monitor.sources.fourchan import (
     ATTRIBUTION,
@@ -75,6 +76,7 @@ async def test_search_scans_catalogs_with_if_modified_since() -> None:
               json_response(fixture_json("fourchan", "catalog.json"), headers={"Last-Modified": LAST_MODIFIED}),
               httpx.Response(304))
     src = source(api, boards=["po"])
+    src.fetcher.configure("4chan", 1000)  # the 1 request/s cap is tested below; do not wait it out here
     page = await src.search(["ransomware"], None)
     assert [p.source_id for p in page.posts] == ["po/576105"]
     assert "If-Modified-Since" not in api.requests[0].headers
@@ -100,7 +102,8 @@ async def test_thread_refresh_waits_ten_seconds_and_rate_is_capped() -> None:
     early = await src.account_feed("po/thread/576101", "576103")
     assert early.posts == [] and early.cursor == "576103" and len(api.requests) == 1
     clock.now += 6
-    src.fetcher.limiter.set_rate("4chan", 1000)  # the test does not wait out the real 1 s spacing
+    src.fetcher.limiter = HostLimiter()  # the test does not wait out the real 1 s spacing
+    src.fetcher.configure("4chan", 1000)
     later = await src.account_feed("po/thread/576101", "576103")
     assert [p.source_id for p in later.posts] == ["po/576105"] and len(api.requests) == 2
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
 
+from handlers.monitor.pipeline import load_cursor
 from handlers.monitor.query import parse_query
 from handlers.monitor.scheduler import plan_polls
 from handlers.monitor.sources.base import NotSupported
-from storage.models import Watch
+from storage.models import StoredPost, Watch
 from tests.fakes.monitor import Clock, FakeSource, engine_of, make_post, start_monitor_bot
 
 
@@ -105,3 +108,44 @@ def test_plans_route_watches_to_sources() -> None:
     assert by[("reddit", 1)].terms == ("lockbit", "lock bit")
     assert by[("mastodon", 3)].terms == ("#osint",) and by[("mastodon", 3)].accounts == ("alice",)
     assert parse_query("@bob").positive  # sanity: the account term exists, it is just not routed
+
+
+class StreamingSource(FakeSource):
+    """A firehose: a few posts at once, then silence (so only the time-based flush can hand them over)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursors: list[str | None] = []
+
+    async def _stream(self, cursor: str | None):  # type: ignore[no-untyped-def]
+        self.cursors.append(cursor)
+        texts = ["cat pictures all day", "new lockbit sample", "weather report for today"]
+        for i, text in enumerate(texts, start=1):
+            yield make_post(f"s{i}", text), str(i)
+        await asyncio.Event().wait()
+
+    def stream(self, cursor: str | None):  # type: ignore[no-untyped-def]
+        return self._stream(cursor)
+
+
+async def test_streamed_sources_keep_only_matching_posts(tmp_path: Path) -> None:
+    source = StreamingSource()
+    bot, surface = await start_monitor_bot(tmp_path, Clock(), source)
+    try:
+        monitor = engine_of(bot)
+        monitor.polls._streams_for = lambda name: True  # as if `firehose = true` were set for it
+        await bot.run("/watch add lockbit")
+        await monitor.polls.rebuild()
+        for _ in range(300):
+            saved = await bot.services.db.run(lambda s: load_cursor(s, "fake", "stream"))
+            if saved:
+                break
+            await asyncio.sleep(0.02)
+        assert saved == "3" and source.cursors == [None]
+        stored = await bot.services.db.run(lambda s: s.execute(select(StoredPost.text)).scalars().all())
+        assert stored == ["new lockbit sample"]
+        assert "stream" in monitor.polls.describe()
+        await monitor.outbox.drain()
+        assert len(surface.delivered) == 1
+    finally:
+        await bot.stop()

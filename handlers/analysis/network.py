@@ -5,7 +5,8 @@ Edges (directed, weighted, from the posting account):
 - mention: to each @mentioned account;
 - quote: to the author of another stored post whose URL the post links;
 - co-mention: between accounts mentioned together in one post (weight 0.5, both ways).
-Centrality: weighted degree, betweenness (sampled on large graphs, seeded) and PageRank; communities by
+Centrality: weighted degree, betweenness (exact on small graphs; on large ones sampled from a number of
+pivots that keeps the work near BETWEENNESS_WORK, seeded) and PageRank; communities by
 Louvain (seeded, so the same data gives the same answer); bridges are accounts whose neighbours sit in
 other communities, ranked by how many communities they touch and their betweenness.
 """
@@ -25,7 +26,8 @@ from handlers.monitor.post import Post
 SEED = 7
 DRAW_NODES = 120
 LABEL_NODES = 12
-BETWEENNESS_SAMPLE = 400
+BETWEENNESS_WORK = 400_000  # pivots × (nodes + edges) for sampled betweenness
+BETWEENNESS_MIN_PIVOTS = 32
 
 
 def _node(handle: str | None) -> str | None:
@@ -111,7 +113,9 @@ def analyse(g: nx.DiGraph) -> NetworkAnalysis:
     if ug.number_of_nodes() == 0:
         return NetworkAnalysis(g, {}, {}, {}, [], {}, [])
     degree = dict(ug.degree(weight="weight"))
-    k = BETWEENNESS_SAMPLE if ug.number_of_nodes() > BETWEENNESS_SAMPLE else None
+    size = ug.number_of_nodes() + ug.number_of_edges()
+    pivots = max(BETWEENNESS_MIN_PIVOTS, BETWEENNESS_WORK // max(size, 1))
+    k = pivots if ug.number_of_nodes() > pivots else None
     betweenness = nx.betweenness_centrality(ug, k=k, seed=SEED, normalized=True)
     pagerank = nx.pagerank(g, weight="weight") if g.number_of_edges() else {n: 1 / len(g) for n in g}
     communities = sorted(

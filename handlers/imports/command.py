@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.command import ArgKind, CommandError, CommandSet, Context, Option, Role, UsageError
 from bot.reply import Reply
 from handlers.imports.csv_posts import parse_mapping
@@ -11,6 +13,7 @@ commands = CommandSet()
 
 MAX_CHAT_IMPORT_BYTES = 20 << 20  # the Telegram Bot API will not hand a bot a bigger file anyway
 SHOWN_ERRORS = 15
+PROGRESS_EVERY_S = 3.0
 
 
 def report_reply(report: ImportReport, filename: str) -> Reply:
@@ -19,7 +22,7 @@ def report_reply(report: ImportReport, filename: str) -> Reply:
         ("file", filename),
         ("format", report.format),
         ("imported", str(report.imported)),
-        ("already stored", str(report.duplicates)),
+        ("duplicates", str(report.duplicates)),
         ("skipped", str(report.skipped)),
         ("errors", str(report.error_count)),
         ("time", f"{report.seconds:.1f}s"),
@@ -61,9 +64,14 @@ async def import_cmd(ctx: Context, format: str | None, source: str | None, map: 
         raise CommandError(f"{attached.filename} is larger than {limit_mb} MB.")
     await ctx.progress(f"Importing {attached.filename}…")
 
+    last_update = time.monotonic()
+
     async def progress(report: ImportReport) -> None:
-        await ctx.progress(f"Importing {attached.filename}: {report.imported} imported, "
-                           f"{report.error_count} errors so far…")
+        nonlocal last_update
+        if time.monotonic() - last_update >= PROGRESS_EVERY_S:  # chat platforms limit message edits
+            last_update = time.monotonic()
+            await ctx.progress(f"Importing {attached.filename}: {report.imported} imported, "
+                               f"{report.error_count} errors so far…")
 
     try:
         report = await import_file(ctx.services, data, format, name=attached.filename, source=source,

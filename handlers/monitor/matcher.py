@@ -29,6 +29,7 @@ from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermK
 __all__ = ["Match", "Matcher", "highlight_spans"]
 
 _second = itemgetter(1)
+_Test = Callable[[set[int], str, Callable[[int], bool]], bool]
 
 # Relative cost of anchoring a watch on a term of each kind: lower means rarer in posts, so fewer evaluations.
 _FIELD_COST = {
@@ -55,8 +56,8 @@ class _Watch:
     id: int
     query: Query
     sources: frozenset[str] | None
-    test: Callable[[set[int], Callable[[int], bool]], bool] | None  # None: the anchor alone decides
-    report: tuple[tuple[int, str], ...]  # (term id, label) of the positive terms
+    test: _Test | None  # None: the anchor alone decides
+    report: tuple[tuple[int, str | None, str], ...]  # (term id, needle of a text term, label) per positive term
     term_ids: frozenset[int]
 
 
@@ -67,7 +68,7 @@ class _Engine:
         self.watches: dict[int, _Watch] = {w.id: w for w in watches}
         anchors: dict[int, list[_Watch]] = {}
         always: list[_Watch] = []
-        used: set[int] = set()
+        used: set[int] = set()  # field and regex terms of the watches, and the anchors
         for watch in self.watches.values():
             used |= watch.term_ids
             trigger = _trigger(watch.query.root, terms, usage)
@@ -86,7 +87,8 @@ class _Engine:
             if tid not in used:
                 continue
             if term.kind is TermKind.TEXT:
-                automaton.add_word(term.needle, tid)
+                if tid in anchors:  # other text terms are checked on the few candidate watches only
+                    automaton.add_word(term.needle, tid)
             elif term.kind is TermKind.REGEX:
                 self.regexes[tid] = term.value
             else:
@@ -96,28 +98,20 @@ class _Engine:
             self.automaton = automaton
         self.tags, self.authors, self.domains = fields[TermKind.TAG], fields[TermKind.AUTHOR], fields[TermKind.DOMAIN]
         self.sources, self.langs = fields[TermKind.SOURCE], fields[TermKind.LANG]
+        self.has_fields = any(fields.values())
 
     def __len__(self) -> int:
         return len(self.watches)
 
     def present(self, post: NormalisedPost) -> set[int]:
-        """Ids of the (non-regex) terms occurring in the post."""
+        """Ids of the anchor text terms and the field terms occurring in the post."""
         found = set(map(_second, self.automaton.iter(post.text))) if self.automaton is not None else set()
-        for keys, index in (
-            (post.tags, self.tags),
-            (post.authors, self.authors),
-            (post.domains, self.domains),
-            (post.langs, self.langs),
-        ):
-            if index and keys:
-                for key in keys:
-                    tid = index.get(key)
-                    if tid is not None:
-                        found.add(tid)
-        if self.sources:
-            tid = self.sources.get(post.source)
-            if tid is not None:
-                found.add(tid)
+        if self.has_fields:
+            _look_up(found, post.tags, self.tags)
+            _look_up(found, post.authors, self.authors)
+            _look_up(found, post.domains, self.domains)
+            _look_up(found, post.langs, self.langs)
+            _look_up(found, (post.source,), self.sources)
         return found
 
     def match(self, post: NormalisedPost, present: set[int], skip: frozenset[int]) -> list[Match]:
@@ -129,16 +123,28 @@ class _Engine:
         if not candidates:
             return []
         regex = _RegexCheck(self.regexes, post)
+        text = post.text
         matches = []
         for watch in candidates:
             if (watch.sources is not None and post.source not in watch.sources) or watch.id in skip:
                 continue
-            if watch.test is None or watch.test(present, regex):
+            if watch.test is None or watch.test(present, text, regex):
                 terms = tuple(
-                    label for tid, label in watch.report if tid in present or (tid in self.regexes and regex(tid))
+                    label
+                    for tid, needle, label in watch.report
+                    if (needle in text if needle else tid in present or (tid in self.regexes and regex(tid)))
                 )
                 matches.append(Match(watch.id, terms))
         return matches
+
+
+def _look_up(found: set[int], keys: Iterable[str], index: dict[str, int]) -> None:
+    """Add the ids of the keys that are terms."""
+    if index:
+        for key in keys:
+            tid = index.get(key)
+            if tid is not None:
+                found.add(tid)
 
 
 class _RegexCheck:
@@ -268,7 +274,9 @@ class Matcher:
             query=query,
             sources=None if sources is None else frozenset(fold_name(s) for s in sources),
             test=None if single else _compile_test(query.root, ids),
-            report=tuple((ids[t], str(t)) for t in query.positive),
+            report=tuple(
+                (ids[t], t.needle if t.kind is TermKind.TEXT else None, str(t)) for t in query.positive
+            ),
             term_ids=frozenset(ids[t] for t in query.terms),
         )
 
@@ -308,20 +316,26 @@ def _trigger(node: Node, ids: dict[Term, int], usage: dict[int, int]) -> tuple[i
     raise TypeError(node)
 
 
-def _expression(node: Node, ids: dict[Term, int]) -> str:
-    """Python source for a node over `p` (present term ids) and `r` (regex check)."""
+def _expression(node: Node, ids: dict[Term, int], needles: list[str]) -> str:
+    """Python source for a node over `p` (present field term ids), `t` (token text), `r` (regex check)
+    and `_n` (the needles of the text terms)."""
     match node:
         case Leaf(term):
+            if term.kind is TermKind.TEXT:
+                needles.append(term.needle)
+                return f"(_n[{len(needles) - 1}] in t)"
             return f"r({ids[term]})" if term.kind is TermKind.REGEX else f"({ids[term]} in p)"
         case Not(child):
-            return f"(not {_expression(child, ids)})"
+            return f"(not {_expression(child, ids, needles)})"
         case All(children):
-            return "(" + " and ".join(_expression(c, ids) for c in children) + ")"
+            return "(" + " and ".join(_expression(c, ids, needles) for c in children) + ")"
         case Any(children):
-            return "(" + " or ".join(_expression(c, ids) for c in children) + ")"
+            return "(" + " or ".join(_expression(c, ids, needles) for c in children) + ")"
     raise TypeError(node)
 
 
-def _compile_test(root: Node, ids: dict[Term, int]) -> Callable[[set[int], Callable[[int], bool]], bool]:
-    """The query as one Python function; the source holds only integers and operators."""
-    return eval(f"lambda p, r: {_expression(root, ids)}", {"__builtins__": {}})
+def _compile_test(root: Node, ids: dict[Term, int]) -> _Test:
+    """The query as one Python function; its source holds only integers, names and operators."""
+    needles: list[str] = []
+    source = f"lambda p, t, r: {_expression(root, ids, needles)}"
+    return eval(source, {"__builtins__": {}, "_n": tuple(needles)})

@@ -6,9 +6,8 @@ import contextlib
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from handlers.monitor.post import Post
@@ -22,18 +21,19 @@ _UNSPACED_CLASS = (
 _UNSPACED = re.compile(_UNSPACED_CLASS)
 _UNSPACED_GAP = re.compile(f"(?<={_UNSPACED_CLASS}) (?={_UNSPACED_CLASS})")
 _MARKS = {"Mn", "Mc", "Me"}
-_TABLE_END = 0x32000  # characters beyond (PUA, tags, variation selectors…) count as word characters
+_TABLE_END = 0x20000  # planes 0-1 (emoji included); rarer characters beyond count as word characters
 
 
-def _char_table() -> list[str]:
-    """For each code point: itself (word character: letter, digit, `_` or combining mark), " " (separator),
-    or itself between spaces (a character of an unspaced script)."""
-    table = []
-    for ch in map(chr, range(_TABLE_END)):
+def _char_table() -> list[int | str]:
+    """`str.translate` table: a word character (letter, digit, `_`, combining mark) maps to itself, a
+    separator to a space, a character of an unspaced script to itself between spaces."""
+    table: list[int | str] = []
+    for cp in range(_TABLE_END):
+        ch = chr(cp)
         if _UNSPACED.match(ch):
             table.append(f" {ch} ")
         elif ch.isalnum() or ch == "_" or unicodedata.category(ch) in _MARKS:
-            table.append(ch)
+            table.append(cp)
         else:
             table.append(" ")
     return table
@@ -41,13 +41,19 @@ def _char_table() -> list[str]:
 
 _TABLE = _char_table()
 
+
+def _is_separator(ch: str) -> bool:
+    cp = ord(ch)
+    return cp < _TABLE_END and _TABLE[cp] == " "
+
+
 # ASCII fast path: one byte table lower-cases letters and turns everything but [a-z0-9_] into a space.
-_ASCII_TABLE = bytes(ord(ch.lower()) if _TABLE[ord(ch)] == ch else ord(" ") for ch in map(chr, range(128))) + bytes(
+_ASCII_TABLE = bytes(ord(ch.lower()) if _TABLE[ord(ch)] != " " else ord(" ") for ch in map(chr, range(128))) + bytes(
     range(128, 256)
 )
 
-_HASHTAG = re.compile(r"(?<![\w&])#([^\s#]+)")
-_URL_HOST = re.compile(r"(?i)\bhttps?://([^\s/?#<>\"']+)")
+_HASHTAG = re.compile(r"#([^\s#]+)")  # the character before the `#` is checked separately (faster)
+_URL_HOST = re.compile(r"://([\w.:@\[\]%-]+)")  # preceded by http or https, checked separately
 _HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//([^/?#\s]+)", re.IGNORECASE)
 _LANG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*$")
 
@@ -66,8 +72,10 @@ def tokens(text: str) -> list[str]:
 
 def word_prefix(text: str) -> str:
     """The leading run of word characters of `text` (any script)."""
+    if text.isalnum():
+        return text
     for i, ch in enumerate(text):
-        if ord(ch) < _TABLE_END and _TABLE[ord(ch)] == " ":
+        if _is_separator(ch):
             return text[:i]
     return text
 
@@ -81,8 +89,8 @@ def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """The tokens of already folded text with their (start, end), split exactly as `tokens` splits."""
     start = -1
     for i, ch in enumerate(folded):
-        kind = _TABLE[ord(ch)] if ord(ch) < _TABLE_END else ch
-        if kind != " " and kind == ch:
+        kind = _TABLE[ord(ch)] if ord(ch) < _TABLE_END else 0
+        if isinstance(kind, int):  # a word character
             if start < 0:
                 start = i
             continue
@@ -130,10 +138,11 @@ def valid_host(host: str) -> bool:
     )
 
 
-def host_keys(host: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def host_keys(host: str) -> frozenset[str]:
     """A host and all its parent domains, so `domain:example.com` matches `a.example.com`."""
     labels = fold_host(host).split(".")
-    return {".".join(labels[i:]) for i in range(len(labels) - 1)} if len(labels) > 1 else set()
+    return frozenset(".".join(labels[i:]) for i in range(len(labels) - 1))
 
 
 def fold_lang(lang: str) -> str:
@@ -162,62 +171,72 @@ def lang_keys(lang: str | None) -> frozenset[str]:
 
 
 @lru_cache(maxsize=8192)
-def handle_keys(handle: str | None) -> frozenset[str]:
+def handle_keys(handle: str | None) -> tuple[str, ...]:
     """An author's handle and, for `user@instance` handles, the bare user name."""
     if not handle:
-        return frozenset()
+        return ()
     folded = fold_name(handle)
-    return frozenset({folded, folded.split("@", 1)[0]})
+    return (folded, folded.split("@", 1)[0]) if "@" in folded else (folded,)
 
 
 def text_hashtags(text: str) -> list[str]:
     """Hashtags written in the text (`#LockBit` → `lockbit`)."""
     if "#" not in text:
         return []
-    return [tag for tag in (word_prefix(fold(found)) for found in _HASHTAG.findall(text)) if tag]
+    tags = []
+    for found in _HASHTAG.finditer(text):
+        start = found.start()
+        if start and (text[start - 1] == "&" or not _is_separator(text[start - 1])):
+            continue  # inside a word or an HTML entity (`&#39;`), not a hashtag
+        tag = word_prefix(fold(found.group(1)))
+        if tag:
+            tags.append(tag)
+    return tags
 
 
 def text_hosts(text: str) -> list[str]:
     """Hosts of the http(s) URLs written in the text."""
     if "://" not in text:
         return []
-    return _URL_HOST.findall(text)
+    hosts = []
+    for found in _URL_HOST.finditer(text):
+        start = found.start()
+        for scheme in ("https", "http"):
+            begin = start - len(scheme)
+            if begin >= 0 and text[begin:start].lower() == scheme:
+                if begin == 0 or _is_separator(text[begin - 1]):
+                    hosts.append(found.group(1))
+                break
+    return hosts
 
 
-@dataclass(frozen=True, slots=True)
-class NormalisedPost:
-    """The parts of a post that queries look at, normalised once per post."""
+class NormalisedPost(NamedTuple):
+    """The parts of a post that queries look at, normalised once per post (a tuple: cheap to build)."""
 
     text: str  # token text of title + body
     raw: str  # title + body as given; `regex_text` is what regular expressions see
-    tags: frozenset[str] | set[str]
-    authors: frozenset[str]
+    tags: set[str]
+    authors: tuple[str, ...]
     source: str
     langs: frozenset[str]
-    domains: frozenset[str] | set[str]
+    domains: set[str]
 
     @classmethod
     def of(cls, post: Post) -> NormalisedPost:
         """Normalise a post."""
-        full = post.full_text
+        full = f"{post.title}\n{post.text}" if post.title else post.text
         tags = {fold_name(t) for t in post.hashtags} if post.hashtags else set()
         if "#" in full:
             tags.update(text_hashtags(full))
-        hosts = {_url_host(url) for url in post.urls} if post.urls else set()
-        if "://" in full:
-            hosts.update(text_hosts(full))
         domains: set[str] = set()
-        for host in hosts:
-            domains |= host_keys(host)
-        return cls(
-            text=token_text(full),
-            raw=full,
-            tags=tags,
-            authors=handle_keys(post.author.handle),
-            source=fold_source(post.source),
-            langs=lang_keys(post.lang),
-            domains=domains,
-        )
+        if post.urls or "://" in full:
+            hosts = {_url_host(url) for url in post.urls}
+            hosts.update(text_hosts(full))
+            for host in hosts:
+                domains |= host_keys(host)
+        fields = (token_text(full), full, tags, handle_keys(post.author.handle), fold_source(post.source),
+                  lang_keys(post.lang), domains)
+        return tuple.__new__(cls, fields)
 
     @property
     def regex_text(self) -> str:

@@ -245,13 +245,31 @@ class PollScheduler:
             wait = min(STREAM_RETRY_MAX_S, wait * 2)
 
     async def _consume(self, source: Source) -> None:
+        """Read the stream, handing posts over in batches (at most STREAM_FLUSH_S old) with their cursor."""
         cursor = await self.services.db.run(lambda s: load_cursor(s, source.name, "stream"))
+        stream = aiter(source.stream(cursor))
         buffer: list[Post] = []
-        started = asyncio.get_running_loop().time()
-        async for post, position in source.stream(cursor):
-            buffer.append(post)
-            now = asyncio.get_running_loop().time()
-            if len(buffer) >= STREAM_FLUSH_POSTS or now - started >= STREAM_FLUSH_S:
-                await self.engine.ingest(buffer, cursor=CursorUpdate(source.name, "stream", position),
-                                         only_matching=True)
-                buffer, started = [], now
+        position: str | None = None
+        pending: asyncio.Future[tuple[Post, str]] = asyncio.ensure_future(anext(stream))
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=STREAM_FLUSH_S if buffer else None)
+                ended = False
+                if pending in done:
+                    try:
+                        post, position = pending.result()
+                    except StopAsyncIteration:
+                        ended = True
+                    else:
+                        buffer.append(post)
+                        pending = asyncio.ensure_future(anext(stream))
+                        if len(buffer) < STREAM_FLUSH_POSTS:
+                            continue
+                if buffer:
+                    await self.engine.ingest(buffer, cursor=CursorUpdate(source.name, "stream", position),
+                                             only_matching=True)
+                    buffer = []
+                if ended:
+                    return
+        finally:
+            pending.cancel()

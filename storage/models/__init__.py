@@ -2,6 +2,7 @@
 
 from storage.models.audit import AuditEntry
 from storage.models.button import ButtonToken
+from storage.models.case import Case, CaseEntity, CaseEvent, CaseLink, CaseNote, CaseStatus, CurrentCase
 from storage.models.identity import Chat, Role, User
 from storage.models.ioc import PostIOC
 from storage.models.lookup import LookupCache
@@ -11,7 +12,14 @@ from storage.models.watch import DigestSchedule, OutboxItem, OutboxState, Source
 __all__ = [
     "AuditEntry",
     "ButtonToken",
+    "Case",
+    "CaseEntity",
+    "CaseEvent",
+    "CaseLink",
+    "CaseNote",
+    "CaseStatus",
     "Chat",
+    "CurrentCase",
     "DigestSchedule",
     "LookupCache",
     "OutboxItem",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from bot.reply import Paragraph, Reply
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import Page, Source
 from tests.harness import BotHarness, RecordingSurface
@@ -82,3 +85,31 @@ async def start_monitor_bot(
 
 def engine_of(bot: BotHarness) -> Monitor:
     return bot.services.extras["monitor"]
+
+
+class FileSurface:
+    """A chat surface that appends each alert's post text to a file (survives the process being killed)."""
+
+    name = "telegram"
+
+    def __init__(self, path: Path, delay: float = 0.0) -> None:
+        self.path = path
+        self.delay = delay
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def deliver(self, chat_id: int, reply: Reply) -> None:
+        await asyncio.sleep(self.delay)
+        line = next(p.plain for p in reply.parts if isinstance(p, Paragraph) and "lockbit post" in p.plain.lower())
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(line.strip() + "\n")
+            out.flush()
+            os.fsync(out.fileno())

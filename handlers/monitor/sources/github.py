@@ -60,7 +60,7 @@ def parse_issue(item: dict[str, Any]) -> Post:
         hashtags=[],
         urls=body.urls,
         engagement=engagement,
-        raw={"kind": kind, "repo": repo, "number": item.get("number"), "state": item.get("state"),
+        raw={**item, "kind": kind, "repo": repo,
              "labels": [label.get("name") for label in item.get("labels") or [] if isinstance(label, dict)]},
     )
 
@@ -116,7 +116,7 @@ def parse_event(event: dict[str, Any], web_url: str = WEB_URL) -> Post:
         thread_id=repo or None,
         mentions=body.mentions,
         urls=body.urls,
-        raw={"type": event["type"], "repo": repo},
+        raw=event,
     )
 
 

@@ -32,7 +32,6 @@ def parse_post_view(view: dict[str, Any]) -> Post | None:
     host = _host(creator.get("actor_id"))
     handle = f"{creator['name']}@{host}" if creator.get("name") and host else creator.get("name")
     counts = view.get("counts") or {}
-    community = view.get("community") or {}
     media = [{"type": "image", "url": post["thumbnail_url"]}] if post.get("thumbnail_url") else []
     return Post(
         source="lemmy",
@@ -48,7 +47,7 @@ def parse_post_view(view: dict[str, Any]) -> Post | None:
         urls=urls,
         media=media,
         engagement={k: int(counts[k]) for k in ("score", "upvotes", "downvotes", "comments") if k in counts},
-        raw={"post": post, "creator": creator, "community": {k: community.get(k) for k in ("name", "actor_id")}},
+        raw=view,
     )
 
 

@@ -70,7 +70,6 @@ def parse_thing(thing: dict[str, Any]) -> Post | None:
         if video:
             media.append({"type": "video", "url": video})
     engagement = {k: int(data[k]) for k in ("score", "num_comments") if isinstance(data.get(k), int | float)}
-    subreddit = data.get("subreddit")
     return Post(
         source="reddit",
         source_id=data.get("name") or f"{kind}_{data['id']}",
@@ -86,7 +85,7 @@ def parse_thing(thing: dict[str, Any]) -> Post | None:
         urls=urls,
         media=media,
         engagement=engagement,
-        raw={"subreddit": subreddit, "over_18": data.get("over_18"), "kind": kind},
+        raw={**data, "kind": kind},
     )
 
 

@@ -117,7 +117,7 @@ def parse_message(node: LexborNode, base_url: str) -> Post | None:
         last = urlsplit(href).path.rstrip("/").rsplit("/", 1)[-1]
         reply_to = f"{channel}/{last}" if last.isdigit() else None
     forwarded = node.css_first(".tgme_widget_message_forwarded_from_name")
-    raw = {"data_post": data_post}
+    raw = {"data_post": data_post, "html": node.html}
     if forwarded is not None:
         raw["forwarded_from"] = forwarded.text(deep=True).strip()
     if signed is not None:
