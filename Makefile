@@ -23,7 +23,7 @@ soak: $(STAMP)
 	SOCMINT_SOAK=1 $(BIN)/python -m pytest tests/reliability -m "soak or not soak"
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,6 +17,8 @@ import random
 import re
 import resource
 import time
+import timeit
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,27 +30,29 @@ from handlers.monitor.query import Query, QueryError, TermKind, parse_query
 
 SEED = 20240501
 
-COMMON = {
+_COMMON_TEXT = {
     "en": "the of and to in is for on that with this new are be at by from it as has have was not we our "
     "you all more can will they just about security attack data breach ransomware exploit patch vulnerability "
     "leak group server update report access credentials password phishing campaign malware users network "
     "today team look anyone know public released source code threat actor claims victims posted forum "
-    "channel dump million records customers company government site down again still".split(),
+    "channel dump million records customers company government site down again still",
     "ru": "и в не на что с по это как из для мы все уже так вы но атака данные утечка взлом сервер "
     "пароль база доступ группа новый сегодня компания пользователи сайт слив продам куплю канал "
-    "уязвимость обновление защита информация".split(),
+    "уязвимость обновление защита информация",
     "de": "der die und das ist nicht mit von für auf ein eine wir sie auch Angriff Daten Sicherheit "
-    "Lücke Update Server heute neue Gruppe Unternehmen Zugang Passwort".split(),
+    "Lücke Update Server heute neue Gruppe Unternehmen Zugang Passwort",
     "es": "el la de que y en los se del las por un para con una ataque datos seguridad filtración "
-    "servidor contraseña grupo nuevo hoy empresa acceso usuarios".split(),
+    "servidor contraseña grupo nuevo hoy empresa acceso usuarios",
     "zh": "的 了 是 在 我 有 和 就 不 人 都 一 个 上 也 很 到 说 要 去 你 会 着 没有 看 好 自己 这 "
-    "攻击 数据 泄露 勒索 软件 漏洞 服务器 密码 黑客 组织 公司 用户 网站 安全 更新 今天".split(),
+    "攻击 数据 泄露 勒索 软件 漏洞 服务器 密码 黑客 组织 公司 用户 网站 安全 更新 今天",
     "ar": "في من على إلى أن هذا التي عن مع كان هجوم بيانات تسريب اختراق خادم كلمة مرور مجموعة "
-    "شركة مستخدمين موقع أمن تحديث اليوم جديد برامج فدية ثغرة".split(),
+    "شركة مستخدمين موقع أمن تحديث اليوم جديد برامج فدية ثغرة",
 }
+COMMON = {lang: words.split() for lang, words in _COMMON_TEXT.items()}
+_SYLLABLE_TEXT = "ka ri to mu ne sa lo vi da ex zor bit lock cry pt on ix ur al en ba te go ra xo um ze qi"
+SYLLABLES = _SYLLABLE_TEXT.split()
 LANG_WEIGHTS = {"en": 50, "ru": 15, "de": 7, "es": 8, "zh": 10, "ar": 10}
 SOURCES = ["hackernews", "mastodon", "bluesky", "reddit", "telegram", "rss", "lemmy", "github", "4chan"]
-SYLLABLES = "ka ri to mu ne sa lo vi da ex zor bit lock cry pt on ix ur al en ba te go ra xo um ze qi".split()
 PUNCT = [",", ".", "!", "?", ":", " -", ";", ""]
 
 
@@ -146,25 +150,24 @@ def make_watches(rng: random.Random, world: World, count: int) -> list[Query]:
     return queries
 
 
-def rss_mib() -> float:
-    """Current resident set size in MiB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 def peak_rss_mib() -> float:
     """Peak resident set size of this process in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def build(queries: list[Query]) -> tuple[Matcher, float, float]:
-    """A matcher over the queries, its build time (s) and the RSS it added (MiB)."""
+    """A matcher over the queries, its build time (CPU s) and the memory it holds (MiB, tracemalloc: Python
+    objects and the automaton, which allocates through PyMem; the queries themselves are not counted)."""
     gc.collect()
-    before = rss_mib()
     started = time.process_time()
+    Matcher().add_many((i, q, None) for i, q in enumerate(queries, 1))
+    build_s = time.process_time() - started
+    tracemalloc.start()
     matcher = Matcher()
     matcher.add_many((i, q, None) for i, q in enumerate(queries, 1))
-    return matcher, time.process_time() - started, rss_mib() - before
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return matcher, build_s, held / 2**20
 
 
 def throughput(
@@ -225,11 +228,13 @@ def main(argv: list[str] | None = None) -> None:
     scale = [100, 1_000, 10_000] if args.quick else [100, 1_000, 10_000, 100_000]
     baseline_budget = 5.0 if args.quick else 30.0
 
+    calibration = min(timeit.repeat("sum(range(1000))", timer=time.process_time, number=2000, repeat=5)) / 2000 * 1e6
+    print(f"CPU reference: sum(range(1000)) takes {calibration:.1f} µs on this machine (to compare machines)")
     rng = random.Random(SEED)
     started = time.perf_counter()
     world = make_world(rng)
     posts = make_posts(rng, world, n_posts)
-    all_queries = make_watches(random.Random(SEED + 1), world, max(scale + [n_watches]))
+    all_queries = make_watches(random.Random(SEED + 1), world, max([*scale, n_watches]))
     chars = sum(len(p.full_text) for p in posts)
     non_ascii = sum(not p.full_text.isascii() for p in posts)
     print(f"generated {n_posts:,} posts (mean {chars / n_posts:.0f} chars, {non_ascii / n_posts:.0%} non-ASCII) "
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     matcher, build_s, added_mib = build(queries)
     rate, found, _ = throughput(matcher.match, posts)
     print(f"\nmatcher, {n_watches:,} watches: {rate:,.0f} posts/s (CPU time, one core); {found:,} matches "
-          f"({found / n_posts:.2f}/post); build {build_s:.2f} s; +{added_mib:.0f} MiB RSS")
+          f"({found / n_posts:.2f}/post); build {build_s:.2f} s; matcher memory {added_mib:.0f} MiB")
 
     started = time.process_time()
     baseline = AlternationBaseline(queries)
@@ -247,19 +252,20 @@ def main(argv: list[str] | None = None) -> None:
     base_rate, base_found, base_done = throughput(baseline.match, posts, budget=baseline_budget)
     checked = sum(len(matcher.match(p)) for p in posts[:base_done])
     print(f"alternation regex baseline: {base_rate:,.0f} posts/s (CPU budget {baseline_budget:.0f} s: first "
-          f"{base_done:,} posts, {base_found:,} matches there vs {checked:,} for the matcher); compile {compile_s:.1f} s")
+          f"{base_done:,} posts, {base_found:,} matches there vs {checked:,} for the matcher); "
+          f"compile {compile_s:.1f} s")
     print(f"ratio matcher / regex: {rate / base_rate:,.0f}x")
     del baseline, matcher
     gc.collect()
 
     print("\nscaling (same posts):")
-    print(f"{'watches':>9} {'posts/s':>10} {'matches/post':>13} {'build s':>8} {'+RSS MiB':>9}")
+    print(f"{'watches':>9} {'posts/s':>10} {'matches/post':>13} {'build s':>8} {'memory MiB':>11}")
     rates = {}
     scale_posts = posts if not args.quick else posts[:10_000]
     for n in scale:
         matcher, build_s, added_mib = build(all_queries[:n])
         rates[n], found, _ = throughput(matcher.match, scale_posts)
-        print(f"{n:>9,} {rates[n]:>10,.0f} {found / len(scale_posts):>13.2f} {build_s:>8.2f} {added_mib:>9.0f}")
+        print(f"{n:>9,} {rates[n]:>10,.0f} {found / len(scale_posts):>13.2f} {build_s:>8.2f} {added_mib:>11.1f}")
         del matcher
         gc.collect()
     print(f"throughput at {scale[-1]:,} watches = {rates[scale[-1]] / rates[scale[0]]:.2f} x that at {scale[0]:,}")

@@ -121,7 +121,13 @@ def cmd_plugin(target: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-PLUGINS: dict[str, tuple[str, str]] = {}
+PLUGINS: dict[str, tuple[str, str]] = {
+    "user": ("handlers.lookup.sweep.cli:user_cli", "sweep a username across the site list (--format json|table)"),
+    "sites": ("handlers.lookup.sweep.cli:sites_cli", "site lists: update (download WhatsMyName), check"),
+    "import": ("handlers.imports.cli:main", "import posts from a Telegram export, JSONL or CSV file"),
+    "playbooks": ("handlers.investigate.cli:main", "validate investigation playbooks (check [DIR])"),
+    "match": ("handlers.monitor.retrohunt:main", "retro-hunt: run watch queries over a JSONL file of posts, offline"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PLUGINS:  # the plugin parses its own arguments, --help included
+        return cmd_plugin(PLUGINS[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):

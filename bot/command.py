@@ -115,7 +115,8 @@ class Command:
                 label = f"<{a.name}…>"
             parts.append(label if a.required else f"[{label}]")
         for o in self.options:
-            parts.append(f"[--{o.name}]" if o.flag else f"[--{o.name} <{o.kind.value}>]")
+            value = "|".join(o.choices) if o.choices else f"<{o.kind.value}>"
+            parts.append(f"[--{o.name}]" if o.flag else f"[--{o.name} {value}]")
         return " ".join(parts)
 
     @property

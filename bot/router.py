@@ -29,6 +29,7 @@ from bot.command import (
     UserRef,
     parse_duration,
 )
+from bot.ratelimit import CommandRateLimiter
 from bot.reply import Button, Reply, code
 from bot.services import Services
 from storage import audit, identity
@@ -227,6 +228,7 @@ class Router:
         self.services = services
         self.registry = registry
         self.inflight: set[asyncio.Task[Any]] = set()
+        self.limiter = CommandRateLimiter(services.settings.governance.rate_limits)
 
     # access -------------------------------------------------------------------
     async def access(self, chat: ChatRef, user: UserRef) -> Access:
@@ -243,10 +245,15 @@ class Router:
 
         return await self.services.db.run(load)
 
+    def masked(self, text: str) -> str:
+        """`text` with every configured secret replaced by ***."""
+        for secret in self.services.settings.secrets():
+            text = text.replace(secret, "***")
+        return text
+
     async def audit(self, ctx_chat: ChatRef, user: UserRef, command: str, args: str, outcome: str,
                     detail: str = "") -> None:
-        for secret in self.services.settings.secrets():
-            args = args.replace(secret, "***")
+        args, detail = self.masked(args), self.masked(detail)
         await self.services.db.run(
             lambda s: audit.record(
                 s, user=user.key, chat=ctx_chat.key, command=command, args=args, outcome=outcome, detail=detail
@@ -339,6 +346,8 @@ class Router:
             await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
             await sink.send(_usage_error(command, str(exc)))
             return
+        if command.expensive and await self._rate_limited(incoming, access, command, args_text, sink):
+            return
         ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
                       access.chat_allowed)
         await self._run(ctx, kwargs, args_text)
@@ -354,9 +363,11 @@ class Router:
         try:
             reply = await asyncio.wait_for(task, timeout)
         except UsageError as exc:
-            outcome, detail, reply = "invalid", str(exc), _usage_error(command, str(exc))
+            outcome, detail = "invalid", self.masked(str(exc))
+            reply = _usage_error(command, detail)
         except CommandError as exc:
-            outcome, detail, reply = "failed", str(exc), Reply.error(str(exc))
+            outcome, detail = "failed", self.masked(str(exc))
+            reply = Reply.error(detail)
         except TimeoutError:
             outcome, detail = "timeout", f"after {timeout:.0f}s"
             reply = Reply.error(f"/{command.name} took longer than {timeout:.0f}s and was stopped. "
@@ -374,6 +385,23 @@ class Router:
                 await ctx.send(reply)  # the answer first: the audit write need not delay it
         finally:
             await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
+
+    async def _rate_limited(self, incoming: Incoming, access: Access, command: Command, args_text: str,
+                            sink: ReplySink) -> bool:
+        """True, after refusing and auditing, when an expensive command is over the caller's or chat's limit."""
+        limits = self.services.settings.governance.rate_limits
+        if incoming.chat.platform == CONSOLE or (limits.exempt_admins and access.role >= Role.ADMIN):
+            return False
+        refusal = self.limiter.acquire(incoming.user.key, incoming.chat.key)
+        if refusal is None:
+            return False
+        who = "you" if refusal.scope == "user" else "this chat"
+        await self.audit(incoming.chat, incoming.user, command.name, args_text, "refused",
+                         f"rate limit: {refusal.limit} per {refusal.window_s:g}s per {refusal.scope}")
+        await sink.send(Reply.text(
+            f"⏳ Slow down: heavy commands like /{command.name} are limited to {refusal.limit} per "
+            f"{refusal.window_s:g} s for {who}. Try again in {refusal.retry_after_s} s.", ephemeral=True))
+        return True
 
     async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
         name = tokens[0].value

@@ -16,6 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.governance import GovernanceSettings
+from config.investigate import InvestigateSettings
 from config.lookups import LookupsSettings
 from config.monitor import MonitorSettings
 from config.sources import SourcesSettings
@@ -72,7 +74,7 @@ class HttpSettings(BaseModel):
 
     contact: str = Field(default="", description="operator contact put in the User-Agent")
     timeout_s: float = Field(default=20, gt=0)
-    max_connections: int = Field(default=200, ge=1)
+    max_connections: int = Field(default=500, ge=1)
 
 
 class CommandSettings(BaseModel):
@@ -104,6 +106,8 @@ class Settings(BaseSettings):
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     lookups: LookupsSettings = Field(default_factory=LookupsSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    investigate: InvestigateSettings = Field(default_factory=InvestigateSettings)
 
     @field_validator("admins", mode="before")
     @classmethod

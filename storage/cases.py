@@ -39,6 +39,11 @@ def for_chat(session: Session, platform: str, chat_id: int) -> list[Case]:
     return list(session.execute(query).scalars())
 
 
+def every(session: Session) -> list[Case]:
+    """Every case of every chat, oldest first (for the command line)."""
+    return list(session.execute(select(Case).order_by(col(Case.id))).scalars())
+
+
 def in_chat(session: Session, platform: str, chat_id: int, case_id: int) -> Case | None:
     """The case `case_id` if it belongs to this chat."""
     case = session.get(Case, case_id)

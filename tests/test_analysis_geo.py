@@ -8,6 +8,7 @@ import httpx
 from PIL import Image, TiffImagePlugin
 
 from handlers.analysis import geo
+from handlers.lookup.ssrf import SsrfGuard
 from tests.analysis_data import EPOCH, post
 
 R = TiffImagePlugin.IFDRational
@@ -73,8 +74,12 @@ async def test_fetch_image_gps_bounded_and_offline() -> None:
             return httpx.Response(200, content=b"x" * (geo.MAX_IMAGE_BYTES + 10))
         return httpx.Response(200, content=image)
 
+    async def resolve(host: str, port: int) -> list[str]:  # img.example.com is public, offline
+        return ["93.184.216.34"]
+
+    guard = SsrfGuard(resolve, max_bytes=geo.MAX_IMAGE_BYTES)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        loc = await geo.fetch_image_gps(client, "https://img.example.com/p.jpg")
+        loc = await geo.fetch_image_gps(client, "https://img.example.com/p.jpg", guard)
         assert loc and abs(loc.lat - 51.5) < 1e-6 and abs(loc.lon + 0.11667) < 1e-4
-        assert await geo.fetch_image_gps(client, "https://img.example.com/big.jpg") is None
-        assert await geo.fetch_image_gps(client, "http://192.168.1.1/p.jpg") is None
+        assert await geo.fetch_image_gps(client, "https://img.example.com/big.jpg", guard) is None
+        assert await geo.fetch_image_gps(client, "http://192.168.1.1/p.jpg", guard) is None

@@ -6,7 +6,22 @@ import io
 import json
 import logging
 
+import pytest
+
 from bot.logsetup import setup_logging
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """setup_logging reconfigures the root logger: put it back so later tests see pytest's logging."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
 
 
 def test_secrets_masked_in_messages_args_extras_and_tracebacks():

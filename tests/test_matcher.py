@@ -72,7 +72,7 @@ def _valid(texts: list[str]) -> dict[int, Query]:
     return watches
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(queries(), min_size=1, max_size=30), st.lists(posts(), min_size=1, max_size=8))
 def test_matcher_agrees_with_naive_evaluation(texts: list[str], sample: list[Post]) -> None:
     watches = _valid(texts)
@@ -82,7 +82,7 @@ def test_matcher_agrees_with_naive_evaluation(texts: list[str], sample: list[Pos
         assert matcher.match(p) == naive(watches, p)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(queries(), min_size=2, max_size=40), st.lists(posts(), min_size=1, max_size=4), st.data())
 def test_incremental_changes_agree_with_naive_evaluation(
     texts: list[str], sample: list[Post], data: st.DataObject

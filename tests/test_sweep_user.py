@@ -148,4 +148,4 @@ async def test_sites_update_caches_the_list_and_it_becomes_the_default(
     from handlers.lookup.sweep.sitelist import default_sites
 
     chosen = default_sites(load_settings())
-    assert chosen.origin.startswith("WhatsMyName") and [s.name for s in chosen.sites][0] == "CodeHub"
+    assert chosen.origin.startswith("WhatsMyName") and chosen.sites[0].name == "CodeHub"

@@ -370,7 +370,8 @@ async def geo_cmd(ctx: Context, target: str, exif: bool = False) -> Reply:
     if exif and unlocated_images:
         await ctx.progress(f"Reading EXIF of up to {EXIF_IMAGES} images…")
         todo = unlocated_images[:EXIF_IMAGES]
-        found = await asyncio.gather(*(geo.fetch_image_gps(ctx.services.http, url) for _, url in todo))
+        guard = geo.image_guard(ctx.services)
+        found = await asyncio.gather(*(geo.fetch_image_gps(ctx.services.http, url, guard) for _, url in todo))
         checked = len(todo)
         done: set[tuple[str, str]] = set()
         for (p, _), loc in zip(todo, found, strict=True):

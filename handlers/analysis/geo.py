@@ -2,8 +2,8 @@
 
 Nothing is inferred from text or guessed: a post with no coordinates has no location. Coordinates
 outside the valid ranges, and exactly (0, 0) ("Null Island", a common default for a missing fix), are
-rejected. Images are fetched only over http(s) from public hosts (no loopback, private or link-local
-addresses), at most MAX_IMAGE_BYTES each.
+rejected. Images are fetched only through the SSRF guard (http(s), every redirect hop resolved and
+checked, the connection pinned to a public address), at most MAX_IMAGE_BYTES each.
 """
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from bot.services import Services
+from handlers.fetch import FetchError
+from handlers.lookup.ssrf import Blocked, SsrfGuard
 from handlers.monitor.post import Post
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
+IMAGE_GUARD = "image_ssrf_guard"
 GPS_IFD = 0x8825
 
 
@@ -144,19 +148,22 @@ def public_url(url: str) -> bool:
     return ip.is_global
 
 
-async def fetch_image_gps(client: httpx.AsyncClient, url: str, *, allow_private: bool = False) -> Location | None:
-    """Download an image (bounded) and read its EXIF GPS; None on any failure."""
-    if not allow_private and not public_url(url):
+def image_guard(services: Services) -> SsrfGuard:
+    """The SSRF guard image downloads go through (tests put one with a fake resolver here)."""
+    guard = services.extras.get(IMAGE_GUARD)
+    if guard is None:
+        guard = services.extras[IMAGE_GUARD] = SsrfGuard(max_bytes=MAX_IMAGE_BYTES)
+    return guard
+
+
+async def fetch_image_gps(client: httpx.AsyncClient, url: str, guard: SsrfGuard) -> Location | None:
+    """Download an image through the SSRF guard (bounded) and read its EXIF GPS; None on any failure."""
+    if not public_url(url):
         return None
     try:
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                return None
-            buf = bytearray()
-            async for chunk in response.aiter_bytes():
-                buf.extend(chunk)
-                if len(buf) > MAX_IMAGE_BYTES:
-                    return None
-    except httpx.HTTPError:
+        response = await guard.fetch(client, url)
+    except (Blocked, FetchError):
         return None
-    return exif_gps(bytes(buf))
+    if response.status != 200 or response.truncated or len(response.body) > MAX_IMAGE_BYTES:
+        return None
+    return exif_gps(response.body)

@@ -111,6 +111,8 @@ def url_entity(text: str) -> Entity:
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise EntityError(f"{text!r} is not an http(s) or ftp URL.")
     host = _url_host(parts.hostname)
+    if host is None:
+        raise EntityError(f"{text!r} does not name a domain or IP address.")
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
@@ -119,11 +121,11 @@ def url_entity(text: str) -> Entity:
     return Entity(EntityKind.URL, normal, normal)
 
 
-def _url_host(host: str) -> str:
-    """A URL's host as keyed: canonical IP (IPv6 in brackets) or the normalised domain."""
+def _url_host(host: str) -> str | None:
+    """A URL's host as keyed: canonical IP (IPv6 in brackets) or the normalised domain; None if neither."""
     ip = _ip_or_none(host)
     if ip is None:
-        return normalise_domain(host) or host.lower()
+        return normalise_domain(host)
     return f"[{ip}]" if ip.version == 6 else str(ip)
 
 

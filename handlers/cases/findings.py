@@ -71,7 +71,12 @@ def record(session: Session, case: Case, findings: Findings, *, by: str, action:
     """Merge the findings into the case (deduplicated on each entity's key) and log one event."""
     if case.status != CaseStatus.OPEN.value:
         raise CaseClosed(f"Case {case.id} is closed; reopen it with /case reopen {case.id} to change it.")
-    origin = {link.dst.ref: link.source for link in findings.links if link.source}
+    explicit = {e.ref for e in findings.entities}
+    origin: dict[str, str] = {}
+    for lk in findings.links:
+        for end in (lk.src, lk.dst):
+            if end.ref not in explicit and lk.source:
+                origin.setdefault(end.ref, lk.source)
     ordered: dict[str, Entity] = {}
     for e in [*findings.entities, *(x for lk in findings.links for x in (lk.src, lk.dst))]:
         seen = ordered.get(e.ref)

@@ -27,8 +27,13 @@ def case_graph(bundle: CaseBundle) -> nx.MultiDiGraph:
     return g
 
 
+def _plain(text: str) -> str:
+    """Text matplotlib draws literally (a `$` would otherwise start mathtext)."""
+    return text.replace("$", r"\$")
+
+
 def _label(value: str) -> str:
-    return value if len(value) <= LABEL_CHARS else value[: LABEL_CHARS - 1] + "…"
+    return _plain(value if len(value) <= LABEL_CHARS else value[: LABEL_CHARS - 1] + "…")
 
 
 def draw_graph(bundle: CaseBundle) -> Picture:
@@ -45,7 +50,7 @@ def draw_graph(bundle: CaseBundle) -> Picture:
     kinds = Counter(g.nodes[n]["kind"] for n in g)
     summary = (f"Case {bundle.case.id} graph: {len(g)} entities, {g.number_of_edges()} links. "
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ".")
-    return graph(positions, edges, colours, sizes, labels, f"Case {bundle.case.id}: {bundle.case.title}",
+    return graph(positions, edges, colours, sizes, labels, _plain(f"Case {bundle.case.id}: {bundle.case.title}"),
                  summary, filename=f"case-{bundle.case.id}-graph.png")
 
 
@@ -85,7 +90,7 @@ def draw_timeline(bundle: CaseBundle) -> Picture:
     summary = (f"Case {bundle.case.id} timeline: {len(posts)} posts from {min(posts):%Y-%m-%d} to "
                f"{max(posts):%Y-%m-%d}" if posts else f"Case {bundle.case.id} timeline: no posts")
     summary += f"; {len(changes)} changes to the case; counted per {unit}."
-    return time_series(times, series, f"Case {bundle.case.id}: {bundle.case.title}", summary,
+    return time_series(times, series, _plain(f"Case {bundle.case.id}: {bundle.case.title}"), summary,
                        ylabel=f"per {unit}", bars="posts", filename=f"case-{bundle.case.id}-timeline.png")
 
 

@@ -13,7 +13,6 @@ import phonenumbers
 from phonenumbers import carrier, geocoder
 
 from bot.command import CommandError
-from bot.services import Services
 from handlers.cases import entities as ent
 from handlers.cases.entities import Entity, EntityError, EntityKind
 from handlers.cases.findings import Findings, host_link
@@ -30,9 +29,8 @@ PIVOTABLE = frozenset({EntityKind.DOMAIN, EntityKind.IP, EntityKind.EMAIL, Entit
                        EntityKind.CVE})
 
 
-async def pivot(services: Services, subject: Entity) -> Findings:
+async def pivot(env: LookupEnv, subject: Entity) -> Findings:
     """Look `subject` up and return the subject (with new facts) plus everything found, linked to it."""
-    env = LookupEnv(services)
     match subject.kind:
         case EntityKind.DOMAIN:
             return await _domain(env, subject)
@@ -43,7 +41,7 @@ async def pivot(services: Services, subject: Entity) -> Findings:
         case EntityKind.URL:
             return await _url(env, subject)
         case EntityKind.PHONE:
-            return _phone(subject, services.settings.lookups.default_region)
+            return _phone(subject, env.settings.default_region)
         case EntityKind.CVE:
             return await _cve(env, subject)
     raise CommandError(f"There is no lookup to pivot on from a {subject.kind.value}; pivots exist for "

@@ -51,6 +51,7 @@ PROFILE_URLS: dict[str, str] = {
     "keybase": "https://keybase.io/{handle}",
     "hackernews": "https://news.ycombinator.com/user?id={handle}",
 }
+PLATFORMS = frozenset({*PROFILE_URLS, "mastodon", "lemmy"})
 _DETECTED = {Kind.URL: "url", Kind.EMAIL: "email", Kind.IP: "ip", Kind.CVE: "cve", Kind.PHONE: "phone",
              Kind.DOMAIN: "domain", Kind.USERNAME: "username"}
 
@@ -124,6 +125,8 @@ def identify(text: str, default_region: str = "US") -> Entity:
             return make(prefix.lower(), rest.strip(), default_region)
         except EntityError as exc:
             raise NotAnIdentifier(str(exc)) from None
+    if sep and prefix.lower() in PLATFORMS and HANDLE_RE.match(rest.strip().lstrip("@")):
+        return account(text)
     if FEDIVERSE_RE.match(text) and text.startswith("@"):
         return account(text)
     found = detect(text)

@@ -1,11 +1,12 @@
 """All active watches compiled into one engine: each post is scanned once, whatever the number of watches.
 
-Text terms of every watch go into one Aho-Corasick automaton over the padded token text (" lock bit "), so
-a single pass finds every term present, word boundaries included. Field terms (hashtag, author, source,
-language, domain) are dictionary look-ups. Each watch is indexed under a few *anchor* terms, at least one of
-which must be present for the watch to match (for an AND, the cheapest child's anchors; for an OR, the union of
-its children's); only the watches anchored on a present term are evaluated. Watches with no such anchor (only
-regular expressions, say) are evaluated on every post.
+Each watch is indexed under a few *anchor* terms, at least one of which must be present for the watch to match
+(for an AND, the anchors of its rarest-looking child; for an OR, the union of its children's). The anchor text
+terms of all watches go into one Aho-Corasick automaton over the post's padded token text (" lock bit "), so a
+single pass finds them, word boundaries included; field terms (hashtag, author, source, language, domain) are
+dictionary look-ups. Only the watches anchored on a present term are evaluated, with their other text terms
+checked as substrings of the token text. Watches with no possible anchor (only regular expressions, say) are
+evaluated on every post.
 
 Changes are copy-on-write: a large immutable base engine plus a small delta engine for recent additions and a
 set of base watches since removed or replaced. Every change builds new engines off to the side and swaps one
@@ -17,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import itemgetter
 
 import ahocorasick
@@ -29,6 +31,7 @@ from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermK
 __all__ = ["Match", "Matcher", "highlight_spans"]
 
 _second = itemgetter(1)
+_NONE: frozenset[int] = frozenset()
 _Test = Callable[[set[int], str, Callable[[int], bool]], bool]
 
 # Relative cost of anchoring a watch on a term of each kind: lower means rarer in posts, so fewer evaluations.
@@ -58,19 +61,21 @@ class _Watch:
     sources: frozenset[str] | None
     test: _Test | None  # None: the anchor alone decides
     report: tuple[tuple[int, str | None, str], ...]  # (term id, needle of a text term, label) per positive term
-    term_ids: frozenset[int]
+    term_ids: tuple[int, ...]  # every term of the query (query terms are distinct)
 
 
 class _Engine:
     """An immutable compiled set of watches: automaton, field look-ups and anchor index."""
 
-    def __init__(self, watches: Iterable[_Watch], terms: dict[Term, int], usage: dict[int, int]) -> None:
+    def __init__(
+        self, watches: Iterable[_Watch], terms: dict[Term, int], by_id: dict[int, Term], usage: dict[int, int]
+    ) -> None:
         self.watches: dict[int, _Watch] = {w.id: w for w in watches}
         anchors: dict[int, list[_Watch]] = {}
         always: list[_Watch] = []
         used: set[int] = set()  # field and regex terms of the watches, and the anchors
         for watch in self.watches.values():
-            used |= watch.term_ids
+            used.update(watch.term_ids)
             trigger = _trigger(watch.query.root, terms, usage)
             if trigger is None:
                 always.append(watch)
@@ -78,14 +83,14 @@ class _Engine:
                 for tid in trigger[1]:
                     anchors.setdefault(tid, []).append(watch)
         self.anchors = {tid: tuple(ws) for tid, ws in anchors.items()}
+        self.anchor_ids = frozenset(anchors)
         self.always = tuple(always)
         self.automaton: ahocorasick.Automaton | None = None
         self.regexes: dict[int, str] = {}
         fields: dict[TermKind, dict[str, int]] = {kind: {} for kind in _FIELD_COST}
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for term, tid in terms.items():
-            if tid not in used:
-                continue
+        for tid in used:
+            term = by_id[tid]
             if term.kind is TermKind.TEXT:
                 if tid in anchors:  # other text terms are checked on the few candidate watches only
                     automaton.add_word(term.needle, tid)
@@ -106,23 +111,37 @@ class _Engine:
     def present(self, post: NormalisedPost) -> set[int]:
         """Ids of the anchor text terms and the field terms occurring in the post."""
         found = set(map(_second, self.automaton.iter(post.text))) if self.automaton is not None else set()
-        if self.has_fields:
-            _look_up(found, post.tags, self.tags)
-            _look_up(found, post.authors, self.authors)
-            _look_up(found, post.domains, self.domains)
-            _look_up(found, post.langs, self.langs)
-            _look_up(found, (post.source,), self.sources)
+        if self.has_fields:  # a few dictionary look-ups, written out: this runs for every post
+            if self.tags:
+                for key in post.tags:
+                    if key in self.tags:
+                        found.add(self.tags[key])
+            if self.authors:
+                for key in post.authors:
+                    if key in self.authors:
+                        found.add(self.authors[key])
+            if self.domains:
+                for key in post.domains:
+                    if key in self.domains:
+                        found.add(self.domains[key])
+            if self.langs:
+                for key in post.langs:
+                    if key in self.langs:
+                        found.add(self.langs[key])
+            if post.source in self.sources:
+                found.add(self.sources[post.source])
         return found
 
-    def match(self, post: NormalisedPost, present: set[int], skip: frozenset[int]) -> list[Match]:
-        """The watches of this engine matching the post, given the terms present."""
-        anchors = self.anchors
-        candidates = {watch for tid in present for watch in anchors.get(tid, ())}
-        if self.always:
-            candidates.update(self.always)
-        if not candidates:
+    def match(self, post: NormalisedPost, skip: frozenset[int]) -> list[Match]:
+        """The watches of this engine matching the post."""
+        present = self.present(post)
+        hits = present & self.anchor_ids
+        if not hits and not self.always:
             return []
-        regex = _RegexCheck(self.regexes, post)
+        candidates = set(self.always)
+        for tid in hits:
+            candidates.update(self.anchors[tid])
+        regex = _RegexCheck(self.regexes, post) if self.regexes else _no_regex
         text = post.text
         matches = []
         for watch in candidates:
@@ -138,13 +157,9 @@ class _Engine:
         return matches
 
 
-def _look_up(found: set[int], keys: Iterable[str], index: dict[str, int]) -> None:
-    """Add the ids of the keys that are terms."""
-    if index:
-        for key in keys:
-            tid = index.get(key)
-            if tid is not None:
-                found.add(tid)
+def _no_regex(tid: int) -> bool:
+    """The regex check of an engine without regular expressions (never called)."""
+    raise LookupError(tid)
 
 
 class _RegexCheck:
@@ -182,10 +197,12 @@ class Matcher:
     def __init__(self, *, max_delta: int = 1024) -> None:
         self._lock = threading.Lock()
         self._watches: dict[int, _Watch] = {}
-        self._term_ids: dict[Term, int] = {}  # stable ids, never reused
+        self._term_ids: dict[Term, int] = {}  # ids stay stable while a watch uses the term, and are never reused
+        self._terms: dict[int, Term] = {}
+        self._next_id = 0
         self._usage: dict[int, int] = {}  # term id → number of watches using it
         self._max_delta = max_delta
-        self._empty = _Engine((), {}, {})
+        self._empty = _Engine((), {}, {}, {})
         self._state = _State(base=self._empty, delta=self._empty)
 
     def __len__(self) -> int:
@@ -231,11 +248,9 @@ class Matcher:
     def match_normalised(self, post: NormalisedPost) -> list[Match]:
         """`match` for an already normalised post."""
         state = self._state  # one snapshot for the whole post
-        base = state.base
-        matches = base.match(post, base.present(post), state.stale)
-        delta = state.delta
-        if delta.watches:
-            matches += delta.match(post, delta.present(post), frozenset())
+        matches = state.base.match(post, state.stale)
+        if state.delta.watches:
+            matches += state.delta.match(post, _NONE)
         if len(matches) > 1:
             matches.sort(key=_watch_id)
         return matches
@@ -254,19 +269,25 @@ class Matcher:
         if len(delta) > max(64, min(self._max_delta, len(base) // 8)) or len(stale) > max(64, len(base) // 4):
             self._rebuild()
             return
-        delta_engine = _Engine(delta.values(), self._term_ids, self._usage) if delta else self._empty
+        delta_engine = _Engine(delta.values(), self._term_ids, self._terms, self._usage) if delta else self._empty
         self._state = _State(base=base, delta=delta_engine, stale=stale)
 
     def _rebuild(self) -> None:
-        """Build a new base engine from all current watches and swap it in."""
-        base = _Engine(self._watches.values(), self._term_ids, self._usage)
+        """Build a new base engine from all current watches and swap it in; forget terms no watch uses."""
+        for tid in [tid for tid, count in self._usage.items() if not count]:
+            del self._usage[tid], self._term_ids[self._terms.pop(tid)]
+        base = _Engine(self._watches.values(), self._term_ids, self._terms, self._usage)
         self._state = _State(base=base, delta=self._empty)
 
     def _compile(self, watch_id: int, query: Query, sources: frozenset[str] | None) -> _Watch:
         """Compile a query against the term ids."""
         ids = self._term_ids
         for term in query.terms:
-            tid = ids.setdefault(term, len(ids))
+            tid = ids.get(term)
+            if tid is None:
+                tid = ids[term] = self._next_id
+                self._terms[tid] = term
+                self._next_id += 1
             self._usage[tid] = self._usage.get(tid, 0) + 1
         single = isinstance(query.root, Leaf) and query.root.term.kind is not TermKind.REGEX
         return _Watch(
@@ -277,7 +298,7 @@ class Matcher:
             report=tuple(
                 (ids[t], t.needle if t.kind is TermKind.TEXT else None, str(t)) for t in query.positive
             ),
-            term_ids=frozenset(ids[t] for t in query.terms),
+            term_ids=tuple(ids[t] for t in query.terms),
         )
 
 
@@ -316,26 +337,35 @@ def _trigger(node: Node, ids: dict[Term, int], usage: dict[int, int]) -> tuple[i
     raise TypeError(node)
 
 
-def _expression(node: Node, ids: dict[Term, int], needles: list[str]) -> str:
-    """Python source for a node over `p` (present field term ids), `t` (token text), `r` (regex check)
-    and `_n` (the needles of the text terms)."""
+def _expression(node: Node, ids: dict[Term, int], operands: tuple[list[int], list[str]]) -> str:
+    """Python source for a node over `p` (present field term ids), `t` (token text), `r` (regex check);
+    term ids go to `_i` and text-term needles to `_n`, so watches of the same shape share one code object."""
+    term_ids, needles = operands
     match node:
         case Leaf(term):
             if term.kind is TermKind.TEXT:
                 needles.append(term.needle)
                 return f"(_n[{len(needles) - 1}] in t)"
-            return f"r({ids[term]})" if term.kind is TermKind.REGEX else f"({ids[term]} in p)"
+            term_ids.append(ids[term])
+            slot = f"_i[{len(term_ids) - 1}]"
+            return f"r({slot})" if term.kind is TermKind.REGEX else f"({slot} in p)"
         case Not(child):
-            return f"(not {_expression(child, ids, needles)})"
+            return f"(not {_expression(child, ids, operands)})"
         case All(children):
-            return "(" + " and ".join(_expression(c, ids, needles) for c in children) + ")"
+            return "(" + " and ".join(_expression(c, ids, operands) for c in children) + ")"
         case Any(children):
-            return "(" + " or ".join(_expression(c, ids, needles) for c in children) + ")"
+            return "(" + " or ".join(_expression(c, ids, operands) for c in children) + ")"
     raise TypeError(node)
 
 
 def _compile_test(root: Node, ids: dict[Term, int]) -> _Test:
-    """The query as one Python function; its source holds only integers, names and operators."""
-    needles: list[str] = []
-    source = f"lambda p, t, r: {_expression(root, ids, needles)}"
-    return eval(source, {"__builtins__": {}, "_n": tuple(needles)})
+    """The query as one Python function over its own term ids and needles."""
+    operands: tuple[list[int], list[str]] = ([], [])
+    shape = _expression(root, ids, operands)
+    return _factory(shape)(tuple(operands[0]), tuple(operands[1]))
+
+
+@lru_cache(maxsize=4096)
+def _factory(shape: str) -> Callable[[tuple[int, ...], tuple[str, ...]], _Test]:
+    """A maker of test functions for one query shape; the source holds only slots, names and operators."""
+    return eval(f"lambda _i, _n: lambda p, t, r: {shape}", {"__builtins__": {}})

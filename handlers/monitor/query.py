@@ -168,10 +168,6 @@ class Query:
         normalised = post if isinstance(post, NormalisedPost) else NormalisedPost.of(post)
         return self.root.holds(lambda term: term.holds(normalised))
 
-    def evaluate_with(self, truth: Callable[[Term], bool]) -> bool:
-        """Whether the query matches, given which terms occur."""
-        return self.root.holds(truth)
-
     def matched_terms(self, post: Post | NormalisedPost) -> tuple[str, ...]:
         """The positive terms found in the post (for highlighting); empty when the query does not match."""
         normalised = post if isinstance(post, NormalisedPost) else NormalisedPost.of(post)

@@ -4,6 +4,7 @@ from storage.models.audit import AuditEntry
 from storage.models.button import ButtonToken
 from storage.models.case import Case, CaseEntity, CaseEvent, CaseLink, CaseNote, CaseStatus, CurrentCase
 from storage.models.identity import Chat, Role, User
+from storage.models.investigation import ChecklistItem, ChecklistState, Investigation, InvestigationStatus
 from storage.models.ioc import PostIOC
 from storage.models.lookup import LookupCache
 from storage.models.post import StoredPost
@@ -19,8 +20,12 @@ __all__ = [
     "CaseNote",
     "CaseStatus",
     "Chat",
+    "ChecklistItem",
+    "ChecklistState",
     "CurrentCase",
     "DigestSchedule",
+    "Investigation",
+    "InvestigationStatus",
     "LookupCache",
     "OutboxItem",
     "OutboxState",

@@ -1,0 +1,1 @@
+"""Investigation workflows: a playbook per identifier type, automated where possible, a checklist where not."""
