@@ -125,6 +125,10 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "user": ("handlers.lookup.sweep.cli:user_cli", "sweep a username across the site list (--format json|table)"),
     "sites": ("handlers.lookup.sweep.cli:sites_cli", "site lists: update (download WhatsMyName), check"),
     "import": ("handlers.imports.cli:main", "import posts from a Telegram export, JSONL or CSV file"),
+    "case": ("handlers.cases.cli:main", "list cases; export one: case export ID --format html|md|json|csv|stix|gexf"),
+    "export-data": ("handlers.governance_cli:export_main", "export every table as JSON Lines (--out DIR)"),
+    "backup": ("handlers.governance_cli:backup_main", "consistent SQLite backup, safe while the bot runs [FILE]"),
+    "purge": ("handlers.governance_cli:purge_main", "delete data older than the retention settings, now"),
     "playbooks": ("handlers.investigate.cli:main", "validate investigation playbooks (check [DIR])"),
     "match": ("handlers.monitor.retrohunt:main", "retro-hunt: run watch queries over a JSONL file of posts, offline"),
 }

@@ -344,7 +344,7 @@ class Router:
             kwargs = parse_arguments(command, text, rest)
         except UsageError as exc:
             await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
-            await sink.send(_usage_error(command, str(exc)))
+            await sink.send(_usage_error(command, self.masked(str(exc))))
             return
         if command.expensive and await self._rate_limited(incoming, access, command, args_text, sink):
             return

@@ -34,7 +34,7 @@ def parse_subject(text: str) -> Subject:
     if m := _SOURCE_PREFIX.match(text):
         source, text = m.group(1), m.group(2)
     handle = text.strip().lstrip("@")
-    if not handle or any(c.isspace() for c in handle):
+    if not handle or not handle.isprintable() or any(c.isspace() for c in handle):
         raise UsageError("the subject must be one handle like alice, @alice or bluesky:alice.bsky.social")
     if len(handle) > MAX_HANDLE:
         raise UsageError(f"the handle is longer than {MAX_HANDLE} characters")
@@ -132,7 +132,10 @@ async def forget_cmd(ctx: Context, subject: str, confirm: str | None) -> Reply:
             return Reply.text("Nothing stored about ", code(shown), " (handles compare without case or @).")
         reply = Reply.text(bold("This would remove, for "), code(shown), bold(":"))
         _report_table(reply, found)
-        reply.para("Nothing is removed until you confirm. The audit log keeps that /forget ran.")
+        reply.para("Nothing is removed until you confirm: ", code(f"/forget {shown} confirm"),
+                   ". The audit log keeps that /forget ran.")
+        if any(c in "\"'“”" for c in shown):  # a button line would not survive re-parsing
+            return reply
         return reply.buttons([Button("Remove all of it", f"/forget {shown} confirm")])
     if confirm.lower() != "confirm":
         raise UsageError("the second word must be confirm (or leave it out to see what would go)")

@@ -88,6 +88,8 @@ def test_every_registry_command_becomes_a_slash_command():
         assert group in published, group
         slash = published[group]
         for command in commands:
+            if command.name == group and len(commands) > 1:
+                continue  # Discord cannot have a bare group command beside subcommands (see /investigate start)
             target = slash if command.name == group else slash.get_command(command.name.split(" ", 1)[1])
             assert target is not None, command.name
             names = [p.name for p in target.parameters]

@@ -140,7 +140,7 @@ async def test_email_full(env: Env) -> None:
     assert "10 mail.example.com" in text and "v=spf1 -all" in text and "v=DMARC1;p=reject" in text
     assert "not on our list" in text
     commands = [b.command for row in replies[-1].button_rows for b in row]
-    assert commands == ["/user Jane.Doe", "/domain example.com"]
+    assert commands == ["/user Jane.Doe", "/domain example.com", "/case pivot Jane.Doe+news@example.com"]
 
 
 async def test_email_gravatar_and_breaches(env: Env) -> None:
@@ -213,7 +213,8 @@ async def test_cve_full(env: Env) -> None:
     assert "94.41%" in text and "100.0%" in text
     assert has(text, "last 7 days", "1") and has(text, "last 30 days", "2")
     assert "This product uses data from the NVD API but is not endorsed or certified by the NVD." in text
-    assert [b.command for row in replies[-1].button_rows for b in row] == ["/watch add cve:CVE-2021-44228"]
+    assert [b.command for row in replies[-1].button_rows for b in row] == [
+        "/watch add cve:CVE-2021-44228", "/case pivot CVE-2021-44228"]
 
 
 async def test_cve_degrades_and_caches_kev_catalogue(env: Env) -> None:

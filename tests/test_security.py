@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -232,12 +233,12 @@ def test_discord_sends_never_allow_mentions() -> None:
 
 
 # --------------------------------------------------------------------------- secrets
-SECRETS = {
+SECRETS: dict[str, Any] = {
     "telegram": {"token": "123456789:AAHsecretTelegramTokenValue_xyz"},
     "discord": {"token": "discord-secret-token-value-abc"},
     "sources": {"github": {"token": "ghp_secretgithubtokenvalue123"}},
 }
-SECRET_VALUES = ["AAHsecretTelegramTokenValue_xyz", "discord-secret-token-value-abc", "ghp_secretgithubtokenvalue123"]
+SECRET_VALUES = [SECRETS["telegram"]["token"], SECRETS["discord"]["token"], SECRETS["sources"]["github"]["token"]]
 
 leaky = CommandSet()
 

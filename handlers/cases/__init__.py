@@ -1,0 +1,1 @@
+"""Cases and reports: a chat's investigations as typed entities and links, exported for stakeholders."""

@@ -94,4 +94,5 @@ async def lookup_cve(env: LookupEnv, text: str) -> Reply:
                  title="Mentions in collected posts")
     failures(reply, outcomes)
     reply.para(italic(nvd.ATTRIBUTION))
-    return reply.buttons([Button(f"Watch {cve_id}", f"/watch add cve:{cve_id}")])
+    return reply.buttons([Button(f"Watch {cve_id}", f"/watch add cve:{cve_id}"),
+                          Button("Add to case", f"/case pivot {cve_id}")])

@@ -87,4 +87,4 @@ async def lookup_domain(env: LookupEnv, text: str) -> Reply:
         first_ip = records.value["A"][0]
         buttons.append(Button(f"/ip {first_ip}", f"/ip {first_ip}"))
     buttons.append(Button("/url https://" + domain, "/url https://" + domain))
-    return reply.buttons(buttons)
+    return reply.buttons(buttons, [Button("Add to case", f"/case pivot {domain}")])

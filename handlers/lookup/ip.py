@@ -93,4 +93,4 @@ async def lookup_ip(env: LookupEnv, text: str) -> Reply:
                  title="AbuseIPDB (90 days)")
     failures(reply, outcomes)
     buttons = [Button(f"/domain {h}", f"/domain {h}") for h in (ptr.value or [])[:1]] if ptr.ok else []
-    return reply.buttons(buttons)
+    return reply.buttons(buttons, [Button("Add to case", f"/case pivot {address}")])

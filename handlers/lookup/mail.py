@@ -111,4 +111,5 @@ async def lookup_email(env: LookupEnv, text: str) -> Reply:
                  title="Have I Been Pwned")
     failures(reply, outcomes)
     return reply.buttons([Button(f"/user {address.local}", f"/user {address.local.split('+', 1)[0]}"),
-                          Button(f"/domain {address.domain}", f"/domain {address.domain}")])
+                          Button(f"/domain {address.domain}", f"/domain {address.domain}")],
+                         [Button("Add to case", f"/case pivot {address.normalised}")])

@@ -74,4 +74,4 @@ async def lookup_url(env: LookupEnv, text: str) -> Reply:
     for target in (url, final_url):
         host = urlsplit(target).hostname or ""
         pivots.append(f"/ip {host}" if parse_ip(host) else f"/domain {host}")
-    return reply.buttons([Button(p, p) for p in dict.fromkeys(pivots)])
+    return reply.buttons([Button(p, p) for p in dict.fromkeys(pivots)], [Button("Add to case", f"/case add {url}")])
