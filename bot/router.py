@@ -130,9 +130,12 @@ def tokenize(text: str) -> list[Token]:
 def _convert(kind: ArgKind, value: str, choices: tuple[str, ...], label: str) -> Any:
     if kind is ArgKind.INT:
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise UsageError(f"{label} must be a whole number, not {value!r}") from None
+        if not -(2**63) <= number < 2**63:  # what the database can hold
+            raise UsageError(f"{label} is out of range")
+        return number
     if kind is ArgKind.FLOAT:
         try:
             return float(value)

@@ -1,4 +1,4 @@
-"""Settings for the monitoring engine: alert delivery, grouping and polling."""
+"""Settings for the monitoring engine: alert delivery, grouping, polling and signal alerts."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ class MonitorSettings(BaseModel):
     min_poll_s: float = Field(default=60, ge=1, description="no source is polled more often than this")
     poll_jitter_s: float = Field(default=15, ge=0, description="random delay added to each poll")
     ingest_batch: int = Field(default=500, ge=1, description="posts stored per transaction")
+    signals_every_s: float = Field(default=900, ge=60, description="how often watches are checked for signals")
+    signals_window_s: float = Field(
+        default=86400, ge=3600, le=30 * 86400,
+        description="spikes are counted over this trailing window against the 7 windows before it",
+    )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot import __version__
 from bot.command import Arg, CommandError, CommandSet, Context
 from bot.reply import Reply, bold, code
+from handlers.monitor.sources.registry import available_sources
 from storage import identity
 from storage.models import Role
 
@@ -48,6 +49,9 @@ async def help_(ctx: Context, command: str | None) -> Reply:
             reply.para(code(f"/{group}"), " — ", visible[0].summary)
         elif visible:
             reply.para(code(f"/{group}"), " — ", "; ".join(c.name.split(" ", 1)[-1] for c in visible))
+    keyless = [name for name, source in available_sources(ctx.services).items() if not source.configured()]
+    if keyless:
+        reply.para("Needs a key (not polled until configured): ", ", ".join(keyless), ". See ", code("/sources"), ".")
     reply.para("Details and examples: ", code("/help <command>"), ".")
     return reply
 

@@ -1,4 +1,4 @@
-"""Watchlists and digests from chat: /watch add|list|show|pause|resume|remove|mute|test and /digest.
+"""Watchlists and digests from chat: /watch add|list|show|pause|resume|remove|mute|signals|test and /digest.
 
 Watches belong to the chat they were created in. Analysts and above create and change them;
 viewers can list and look. The monitoring engine lives in `services.extras["monitor"]`.
@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option
 from bot.reply import Button, Reply, Span, bold, code, link
 from bot.services import Services
+from handlers.completers import source_names, watch_ids
 from handlers.monitor.alert import highlighted, snippet
 from handlers.monitor.digest import DigestInputError, build_digest, parse_time, parse_zone
 from handlers.monitor.engine import Monitor
@@ -99,6 +100,10 @@ def _state_label(watch: Watch, now: datetime) -> str:
     return "active"
 
 
+def _signals_label(watch: Watch) -> str:
+    return f"spikes {'on' if watch.spike_alerts else 'off'}, negative surge {'on' if watch.surge_alerts else 'off'}"
+
+
 def _every(watch: Watch) -> str:
     return _duration(timedelta(seconds=watch.interval_s)) if watch.interval_s else "source default"
 
@@ -117,11 +122,14 @@ def _duration(delta: timedelta) -> str:
     example=ADD_EXAMPLE,
     args=[Arg("query", "words, \"phrases\", OR, -term, #tag, @account, source:, lang:, domain:, /regex/",
               ArgKind.TEXT)],
-    options=[Option("sources", "comma-separated source names (default: all)"),
-             Option("every", "how often to poll, e.g. 5m (default: each source's interval)", ArgKind.DURATION)],
+    options=[Option("sources", "comma-separated source names (default: all)", complete=source_names),
+             Option("every", "how often to poll, e.g. 5m (default: each source's interval)", ArgKind.DURATION),
+             Option("surge", "also alert on negative-sentiment surges (see /help watch signals)", flag=True)],
     role=Role.ANALYST, mutates=True,
 )
-async def watch_add(ctx: Context, query: str, sources: str | None, every: timedelta | None) -> Reply:
+async def watch_add(
+    ctx: Context, query: str, sources: str | None, every: timedelta | None, surge: bool = False
+) -> Reply:
     parsed = parse_or_reply(query, "/watch add")
     if isinstance(parsed, Reply):
         return parsed
@@ -137,7 +145,8 @@ async def watch_add(ctx: Context, query: str, sources: str | None, every: timede
         if len(watches.for_chat(session, ctx.chat.platform, ctx.chat.id)) >= MAX_WATCHES_PER_CHAT:
             return None
         return watches.create(session, platform=ctx.chat.platform, chat_id=ctx.chat.id, query=query.strip(),
-                              sources=names, interval_s=interval, created_by=ctx.user.key, now=now)
+                              sources=names, interval_s=interval, created_by=ctx.user.key, now=now,
+                              surge_alerts=surge)
 
     watch = await ctx.services.db.run(create)
     if watch is None:
@@ -147,6 +156,7 @@ async def watch_add(ctx: Context, query: str, sources: str | None, every: timede
     reply.kv([
         ("sources", ", ".join(names) if names else "all"),
         ("every", _every(watch)),
+        ("signal alerts", _signals_label(watch)),
     ])
     if every is not None and every.total_seconds() < min_poll:
         reply.para(f"Sources are polled at most every {_duration(timedelta(seconds=min_poll))}.")
@@ -180,7 +190,7 @@ async def watch_list(ctx: Context) -> Reply:
 
 
 @commands.command("watch show", "Show one watch: its query, state, sources and recent numbers",
-                  example="/watch show 3", args=[Arg("id", "the watch id", ArgKind.INT)])
+                  example="/watch show 3", args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)])
 async def watch_show(ctx: Context, id: int) -> Reply:
     watch = await _own_watch(ctx, id)
     now = ctx.services.now()
@@ -213,6 +223,7 @@ async def watch_show(ctx: Context, id: int) -> Reply:
         ("matches", f"{day} in 24 h, {week} in 7 days"),
         ("last match", f"{last:%Y-%m-%d %H:%M} UTC" if last else "never"),
         ("alerts queued", str(queued)),
+        ("signal alerts", _signals_label(watch)),
         ("created", f"{watch.created_at:%Y-%m-%d %H:%M} UTC by {watch.created_by}"),
     ]
     reply = Reply()
@@ -242,21 +253,21 @@ async def _set_state(ctx: Context, watch_id: int, state: WatchState, unmute: boo
 
 
 @commands.command("watch pause", "Stop matching a watch until resumed", example="/watch pause 3",
-                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+                  args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)], role=Role.ANALYST, mutates=True)
 async def watch_pause(ctx: Context, id: int) -> Reply:
     await _set_state(ctx, id, WatchState.PAUSED, unmute=False)
     return Reply.text("⏸ Watch ", bold(str(id)), " paused. ").buttons([Button("Resume", f"/watch resume {id}")])
 
 
 @commands.command("watch resume", "Match a paused or muted watch again", example="/watch resume 3",
-                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+                  args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)], role=Role.ANALYST, mutates=True)
 async def watch_resume(ctx: Context, id: int) -> Reply:
     await _set_state(ctx, id, WatchState.ACTIVE, unmute=True)
     return Reply.text("▶️ Watch ", bold(str(id)), " is active and alerting.")
 
 
 @commands.command("watch remove", "Delete a watch with its matches", example="/watch remove 3",
-                  args=[Arg("id", "the watch id", ArgKind.INT)], role=Role.ANALYST, mutates=True)
+                  args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)], role=Role.ANALYST, mutates=True)
 async def watch_remove(ctx: Context, id: int) -> Reply:
     watch = await _own_watch(ctx, id)
 
@@ -271,7 +282,7 @@ async def watch_remove(ctx: Context, id: int) -> Reply:
 
 
 @commands.command("watch mute", "Keep matching but send no alerts for a while", example="/watch mute 3 2h",
-                  args=[Arg("id", "the watch id", ArgKind.INT),
+                  args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids),
                         Arg("duration", "how long, e.g. 30m, 2h, 1d", ArgKind.DURATION)],
                   role=Role.ANALYST, mutates=True)
 async def watch_mute(ctx: Context, id: int, duration: timedelta) -> Reply:
@@ -289,6 +300,39 @@ async def watch_mute(ctx: Context, id: int, duration: timedelta) -> Reply:
     await engine(ctx.services).watch_changed(watch)
     return Reply.text("🔕 Watch ", bold(str(id)), f" muted until {until:%Y-%m-%d %H:%M} UTC. Matches are still "
                       "recorded for digests.").buttons([Button("Unmute", f"/watch resume {id}")])
+
+
+@commands.command(
+    "watch signals", "Alert on term spikes (on by default) and negative-sentiment surges (opt-in)",
+    example="/watch signals 3 on surge",
+    args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids),
+          Arg("state", "turn the alerts on or off", ArgKind.CHOICE, choices=("on", "off")),
+          Arg("kind", "spikes (a term far above its baseline) or surge (hostility ≥ 2σ up); default both",
+              ArgKind.CHOICE, choices=("spikes", "surge"), required=False)],
+    role=Role.ANALYST, mutates=True,
+)
+async def watch_signals(ctx: Context, id: int, state: str, kind: str | None) -> Reply:
+    await _own_watch(ctx, id)
+    wanted = state == "on"
+
+    def change(session: Session) -> Watch:
+        watch = session.get(Watch, id)
+        assert watch is not None
+        if kind in (None, "spikes"):
+            watch.spike_alerts = wanted
+        if kind in (None, "surge"):
+            watch.surge_alerts = wanted
+        session.add(watch)
+        return watch
+
+    watch = await ctx.services.db.run(change)
+    every = _duration(timedelta(seconds=ctx.services.settings.monitor.signals_every_s))
+    window = _duration(timedelta(seconds=ctx.services.settings.monitor.signals_window_s))
+    reply = Reply.text("📊 Watch ", bold(str(id)), " signal alerts: ", _signals_label(watch), ".")
+    if watch.spike_alerts or watch.surge_alerts:
+        reply.para(f"Checked every {every} over the last {window}; each signal is alerted once per {window}. "
+                   "Signals also appear in /digest.")
+    return reply.buttons([Button("Trends", f"/trends {id}"), Button("Show", f"/watch show {id}")])
 
 
 @commands.command(

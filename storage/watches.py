@@ -7,15 +7,24 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
-from storage.models import DigestSchedule, OutboxItem, OutboxState, StoredPost, Watch, WatchMatch, WatchState
+from storage.models import (
+    DigestSchedule,
+    OutboxItem,
+    OutboxState,
+    StoredPost,
+    Watch,
+    WatchMatch,
+    WatchSignal,
+    WatchState,
+)
 
 
 def create(
     session: Session, *, platform: str, chat_id: int, query: str, sources: list[str],
-    interval_s: int | None, created_by: str, now: datetime,
+    interval_s: int | None, created_by: str, now: datetime, surge_alerts: bool = False,
 ) -> Watch:
     watch = Watch(chat_platform=platform, chat_id=chat_id, query=query, sources=sources,
-                  interval_s=interval_s, created_by=created_by, created_at=now)
+                  interval_s=interval_s, created_by=created_by, created_at=now, surge_alerts=surge_alerts)
     session.add(watch)
     session.flush()
     return watch
@@ -44,6 +53,7 @@ def remove(session: Session, watch: Watch) -> None:
     """Delete a watch with its matches and queued alerts."""
     session.execute(delete(OutboxItem).where(OutboxItem.watch_id == watch.id))
     session.execute(delete(WatchMatch).where(WatchMatch.watch_id == watch.id))
+    session.execute(delete(WatchSignal).where(WatchSignal.watch_id == watch.id))
     session.delete(watch)
 
 
@@ -122,3 +132,27 @@ def digest_for_chat(session: Session, platform: str, chat_id: int) -> DigestSche
 
 def digest_schedules(session: Session) -> list[DigestSchedule]:
     return list(session.execute(select(DigestSchedule)).scalars())
+
+
+def signals_fired_since(session: Session, watch_id: int, since: datetime) -> set[tuple[str, str]]:
+    """(kind, key) of the watch's signals alerted at or after `since`."""
+    rows = session.execute(
+        select(WatchSignal.kind, WatchSignal.key)
+        .where(WatchSignal.watch_id == watch_id, col(WatchSignal.fired_at) >= since)
+    )
+    return {(k, key) for k, key in rows}
+
+
+def record_signal(session: Session, watch_id: int, kind: str, key: str, text: str, at: datetime) -> None:
+    """Remember that a signal of the watch was alerted at `at` (one row per watch, kind and key)."""
+    key = key[:256]
+    row = session.execute(
+        select(WatchSignal).where(WatchSignal.watch_id == watch_id, WatchSignal.kind == kind, WatchSignal.key == key)
+    ).scalar_one_or_none() or WatchSignal(watch_id=watch_id, kind=kind, key=key, text="", fired_at=at)
+    row.text, row.fired_at = text[:500], at
+    session.add(row)
+
+
+def prune_signals(session: Session, before: datetime) -> int:
+    """Forget signals last alerted before `before`; returns how many rows went."""
+    return session.execute(delete(WatchSignal).where(col(WatchSignal.fired_at) < before)).rowcount

@@ -25,6 +25,7 @@ def test_console_is_scriptable(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Commands (your role: owner)" in out
+    assert "Needs a key (not polled until configured): reddit" in out  # never silently empty
     assert "console:0" in out and "owner" in out
     assert "uptime" in out
     assert "Unknown command /nosuch" in out

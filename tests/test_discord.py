@@ -226,7 +226,7 @@ async def test_button_press_runs_command_for_presser(running, fake: FakeDiscord)
 
 
 async def test_deliver_survives_429_and_gateway_drop(running, fake: FakeDiscord):
-    harness, surface = running
+    _, surface = running
     fake.fail_next.append(("/channels/600/messages", 429, {"message": "slow down", "retry_after": 0.2,
                                                              "global": False}))
     await surface.deliver(600, Reply.text("alert one"))

@@ -152,3 +152,26 @@ def test_row_values_match_the_stored_post_model() -> None:
     columns = {c.name for c in StoredPost.__table__.columns} - {"id"}  # type: ignore[attr-defined]
     assert set(values) == columns
     assert values == {name: getattr(model, name) for name in columns}
+
+
+async def test_ingest_extracts_iocs_of_every_stored_post(tmp_path):
+    """Content analysis runs on every stored post: its indicators are indexed for pivots."""
+    from datetime import UTC, datetime
+
+    from handlers.analysis.iocs import IOCKind
+    from handlers.analysis.ioc_index import posts_with
+    from handlers.monitor.post import Author, Post
+    from tests.harness import BotHarness
+
+    bot = BotHarness(tmp_path)
+    await bot.start()
+    try:
+        post = Post("hackernews", "ioc-1", "payload at hxxp://evil[.]example/x from 203.0.113.7, see CVE-2026-1234",
+                    datetime(2026, 11, 1, tzinfo=UTC), Author("1", "alice"))
+        await bot.services.extras["monitor"].ingest([post])
+        found = await bot.services.db.run(lambda s: [p.source_id for p in posts_with(s, IOCKind.CVE, "CVE-2026-1234")])
+        assert found == ["ioc-1"]
+        hosts = await bot.services.db.run(lambda s: len(posts_with(s, IOCKind.IPV4, "203.0.113.7")))
+        assert hosts == 1
+    finally:
+        await bot.stop()

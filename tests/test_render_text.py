@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.reply import Button, Reply, bold, code, link
 from bot.render.text import render_text
+from bot.reply import Button, Reply, bold, code, link
 
 
 def test_renders_every_part_in_order():

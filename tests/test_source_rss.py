@@ -142,3 +142,12 @@ async def test_search_filters_configured_feeds_and_keeps_a_failing_feeds_cursor(
 async def test_search_without_configured_feeds_says_so() -> None:
     with pytest.raises(NotSupported, match="no feeds"):
         await source(FakeApi()).search(["x"], None)
+
+
+def test_a_cursor_that_is_not_ours_starts_afresh():
+    """A damaged or foreign saved cursor must not break every later poll of the feed."""
+    from handlers.monitor.sources.rss import FeedCursor
+
+    for bad in ("not json", "[1, 2]", '{"etag": 5, "seen": "x"}', "null"):
+        assert FeedCursor.load(bad) == FeedCursor()
+    assert FeedCursor.load('{"etag": "W/1", "seen": ["a"]}').seen == ("a",)

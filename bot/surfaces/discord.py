@@ -55,7 +55,7 @@ def command_line(command: Command, values: dict[str, Any]) -> str:
     parts = [f"/{command.name}"]
     given = [a for a in command.args if values.get(a.name) is not None]
     last = command.args.index(given[-1]) if given else -1
-    for index, arg in enumerate(command.args[: last + 1]):
+    for arg in command.args[: last + 1]:
         value = values.get(arg.name)
         if value is None:
             value = arg.default if arg.default is not None else ""
@@ -72,7 +72,19 @@ def command_line(command: Command, values: dict[str, Any]) -> str:
 
 
 Runner = Callable[[Command, discord.Interaction, dict[str, Any]], Awaitable[None]]
-Completer = Callable[[discord.Interaction, str, Arg | Option], Awaitable[list[app_commands.Choice[str]]]]
+Completer = Callable[[discord.Interaction, str, Arg | Option], Awaitable[list[app_commands.Choice[Any]]]]
+
+
+def typed_choices(kind: ArgKind, values: list[str]) -> list[app_commands.Choice[Any]]:
+    """Suggestions typed like their option (Discord rejects text choices for an integer or number option)."""
+    convert = _PY_TYPES.get(kind)
+    choices: list[app_commands.Choice[Any]] = []
+    for value in values:
+        try:
+            choices.append(app_commands.Choice(name=value[:100], value=convert(value) if convert else value[:100]))
+        except ValueError:
+            continue  # not a number: cannot be offered for a numeric option
+    return choices
 
 
 def _slash_name(name: str) -> str:
@@ -111,7 +123,7 @@ def slash_command(command: Command, run: Runner, complete: Completer | None = No
 
 
 def _attach_autocomplete(slash: app_commands.Command, param: str, field: Arg | Option, complete: Completer) -> None:
-    async def autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[Any]]:
         return await complete(interaction, current, field)
 
     slash.autocomplete(param)(autocomplete)
@@ -411,17 +423,17 @@ class DiscordSurface:
             sink.close()
 
     async def autocomplete(self, interaction: discord.Interaction, current: str,
-                           field: Arg | Option) -> list[app_commands.Choice[str]]:
+                           field: Arg | Option) -> list[app_commands.Choice[Any]]:
         chat = chat_ref(interaction.channel) if interaction.channel else ChatRef(NAME, interaction.channel_id or 0)
         access = await self.router.access(chat, user_ref(interaction.user))
         if not access.chat_allowed or field.complete is None:
             return []  # fail closed: nothing about this bot's data leaks into an unallowed chat
         try:
-            values = await field.complete(self.services, chat, current)
+            values = await field.complete(self.services, chat, str(current))  # integer input arrives raw
         except Exception:
             log.exception("autocomplete for %s failed", field.name)
             return []
-        return [app_commands.Choice(name=v[:100], value=v[:100]) for v in values[:25]]
+        return typed_choices(field.kind, values)[:25]
 
     async def _tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         log.error("discord: slash command failed: %s", error)
@@ -447,5 +459,5 @@ class DiscordSurface:
             raise DeliveryError("Discord rate limit", retry_after=exc.retry_after) from None
         except discord.HTTPException as exc:
             raise DeliveryError(f"Discord HTTP {exc.status}", retry_after=5) from None
-        except (discord.ConnectionClosed, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, discord.ConnectionClosed, OSError) as exc:
             raise DeliveryError(f"Discord connection problem: {type(exc).__name__}", retry_after=10) from None

@@ -16,6 +16,7 @@ from handlers.analysis import coordination, geo, ioc_export, ioc_index, network,
 from handlers.analysis import profile as profile_analysis
 from handlers.analysis.charts import Picture, render
 from handlers.analysis.selection import Selection, account_selection, resolve
+from handlers.completers import source_names, watch_ids
 from handlers.monitor.post import Post
 from storage.models import StoredPost
 
@@ -89,7 +90,8 @@ async def _fetch_account(source: Any, handle: str, need: int) -> tuple[Any, list
     "profile",
     "Profile an account: who, when (heatmap, time zone), topics, sentiment, IOCs",
     example="/profile hackernews pg",
-    args=[Arg("source", "where the account lives (hackernews, mastodon, …)"), Arg("account", "the handle")],
+    args=[Arg("source", "where the account lives (hackernews, mastodon, …)", complete=source_names),
+          Arg("account", "the handle")],
     role=Role.ANALYST,
     expensive=True,
     timeout=120,
@@ -187,7 +189,7 @@ def _network_posts(session: Session, sel: Selection) -> tuple[list[Post], dict[t
     "network",
     "Who interacts with whom: central accounts, communities, bridges; graph + GEXF/GraphML",
     example="/network 3",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)")],
+    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
     role=Role.ANALYST,
     expensive=True,
     timeout=180,
@@ -247,7 +249,7 @@ def _sentiment(rows: list[tuple[Any, ...]], label: str) -> tuple[Any, ...]:
     "sentiment",
     "How posts feel over time (VADER), the most negative and positive, negative surges",
     example="/sentiment 3",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)")],
+    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
     role=Role.ANALYST,
     expensive=True,
 )
@@ -286,7 +288,7 @@ def _who_row(row: tuple[Any, ...]) -> str:
     "iocs",
     "Indicators in posts (URLs, domains, IPs, hashes, CVEs, e-mails, wallets), with CSV/STIX export",
     example="/iocs 3 --format stix",
-    args=[Arg("target", "a watch id, an account (source:handle or handle), or case:ID")],
+    args=[Arg("target", "a watch id, an account (source:handle or handle), or case:ID", complete=watch_ids)],
     options=[Option("format", "attach an export", kind=ArgKind.CHOICE, choices=("csv", "stix"))],
     role=Role.ANALYST,
     expensive=True,
@@ -347,7 +349,7 @@ async def iocs_cmd(ctx: Context, target: str, format: str | None = None) -> Repl
     "geo",
     "Posts with a location: source geotags and GPS in attached images (EXIF)",
     example="/geo 3 --exif",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)")],
+    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
     options=[Option("exif", f"also download up to {EXIF_IMAGES} attached images to read GPS", flag=True)],
     role=Role.ANALYST,
     expensive=True,
@@ -427,7 +429,7 @@ def _window(text: str) -> timedelta:
     "What is spiking: volume and terms against the previous 7 windows, emerging terms, chart",
     example="/trends 3 1d",
     args=[
-        Arg("watch", "a watch id (all stored posts when left out)", required=False),
+        Arg("watch", "a watch id (all stored posts when left out)", required=False, complete=watch_ids),
         Arg("window", "how far back to look, e.g. 6h, 1d, 7d (default 1d)", required=False),
     ],
     role=Role.ANALYST,
@@ -464,7 +466,7 @@ async def trends_cmd(ctx: Context, watch: str | None = None, window: str | None 
     "coord",
     "Coordination signals for review: near-duplicate texts across accounts, synchronised bursts, new accounts",
     example="/coord 3",
-    args=[Arg("watch", "a watch id")],
+    args=[Arg("watch", "a watch id", complete=watch_ids)],
     role=Role.ANALYST,
     expensive=True,
     timeout=180,

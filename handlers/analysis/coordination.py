@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
-
 from handlers.monitor.post import Post
 
 THRESHOLD = 0.6
@@ -110,6 +108,8 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
             by_text[key].append(i)
             words_of[key] = words
     keys = list(by_text)
+    from datasketch import MinHash, MinHashLSH  # imported here: it pulls in scipy, half a second of start-up
+
     # LSH with a looser threshold finds candidates; the MinHash estimate then decides
     lsh = MinHashLSH(threshold=THRESHOLD - 0.15, num_perm=NUM_PERM)
     hashes = MinHash.bulk([_shingles(words_of[k]) for k in keys], num_perm=NUM_PERM, seed=1)

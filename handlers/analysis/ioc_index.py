@@ -41,6 +41,19 @@ def extract_and_store(session: Session, posts: Iterable[StoredPost]) -> int:
     return added
 
 
+def store_fresh(session: Session, posts: Iterable[tuple[int, str, datetime]]) -> int:
+    """Extract and insert the IOCs of just-inserted posts, given as (post id, text, created_at), in one statement."""
+    rows = [
+        {"post_id": pid, "kind": kind, "value": value, "seen_at": at}
+        for pid, text, at in posts
+        for kind, value in dict.fromkeys((i.kind.value, i.value) for i in extract_iocs(text))
+        if len(value) <= 2048
+    ]
+    if rows:
+        session.execute(PostIOC.__table__.insert(), rows)
+    return len(rows)
+
+
 def posts_with(session: Session, kind: IOCKind, value: str, limit: int = 50) -> list[StoredPost]:
     """Stored posts where an indicator was seen, newest first (for pivots from lookups and cases)."""
     stmt = (

@@ -10,15 +10,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
-from phonenumbers import carrier, geocoder
 
 from bot.command import CommandError
 from handlers.cases import entities as ent
 from handlers.cases.entities import Entity, EntityError, EntityKind
 from handlers.cases.findings import Findings, host_link
 from handlers.cases.links import LinkKind
-from handlers.lookup import crtsh, dns, epss, gravatar, hibp, internetdb, kev, nvd, rdap
+from handlers.lookup import epss, gravatar, hibp, kev, nvd
 from handlers.lookup.detect import parse_ip
+from handlers.lookup.domain import registration_providers
+from handlers.lookup.ip import network_providers
 from handlers.lookup.mail import parse_address
 from handlers.lookup.provider import LookupEnv, Outcome, run_providers
 from handlers.lookup.ssrf import why_blocked
@@ -75,14 +76,7 @@ def _with_attrs(subject: Entity, attrs: dict[str, Any]) -> Entity:
 
 
 async def _domain(env: LookupEnv, subject: Entity) -> Findings:
-    domain = subject.key
-    resolver = dns.make_resolver(env.settings)
-    outcomes = await run_providers({
-        "RDAP": rdap.domain(env, domain),
-        "DNS": env.cached("dns", f"domain:{domain}", lambda: dns.domain_records(resolver, domain),
-                          ttl_s=env.settings.dns_cache_ttl_s),
-        "crt.sh": crtsh.subdomains(env, domain),
-    })
+    outcomes = await run_providers(registration_providers(env, subject.key))
     reg = outcomes["RDAP"].value if outcomes["RDAP"].ok else None
     if reg:
         subject = _with_attrs(subject, {"created": reg["created"], "expires": reg["expires"],
@@ -119,14 +113,7 @@ async def _ip(env: LookupEnv, subject: Entity) -> Findings:
         f = Findings("lookup:ip", [subject])
         f.remarks.append(f"{address} is a {reason} address: not looked up anywhere.")
         return f
-    resolver = dns.make_resolver(env.settings)
-    ttl = env.settings.dns_cache_ttl_s
-    outcomes = await run_providers({
-        "RDAP": rdap.network(env, address),
-        "ASN": env.cached("dns", f"asn:{address}", lambda: dns.asn(resolver, address), ttl_s=ttl),
-        "Reverse DNS": env.cached("dns", f"ptr:{address}", lambda: dns.reverse(resolver, address), ttl_s=ttl),
-        "Shodan InternetDB": internetdb.host(env, address),
-    })
+    outcomes = await run_providers(network_providers(env, address))
     shodan = outcomes["Shodan InternetDB"].value if outcomes["Shodan InternetDB"].ok else None
     net = outcomes["RDAP"].value if outcomes["RDAP"].ok else None
     if shodan or net:
@@ -196,6 +183,8 @@ async def _url(env: LookupEnv, subject: Entity) -> Findings:
 def _phone(subject: Entity, default_region: str) -> Findings:
     f = Findings("lookup:phone", [subject])
     number = phonenumbers.parse(subject.value, default_region.upper())
+    from phonenumbers import carrier, geocoder  # imported here: their data tables slow start-up
+
     place = geocoder.description_for_number(number, "en")
     if place and (location := _try(ent.name_entity, EntityKind.LOCATION, place)):
         f.link(subject, LinkKind.LOCATED_IN, location, "phonenumbers")

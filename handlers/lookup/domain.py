@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from bot.command import CommandError
@@ -43,17 +44,21 @@ def wayback_section(reply: Reply, outcome: Outcome, subject: str) -> None:
     ], title=f"Wayback Machine ({subject})")
 
 
-async def lookup_domain(env: LookupEnv, text: str) -> Reply:
-    """The full /domain answer."""
-    domain = parse_domain_arg(text)
+def registration_providers(env: LookupEnv, domain: str) -> dict[str, Awaitable[Any]]:
+    """RDAP, DNS and crt.sh for a domain: what /domain and case pivots both ask."""
     resolver = dns.make_resolver(env.settings)
-    outcomes = await run_providers({
+    return {
         "RDAP": rdap.domain(env, domain),
         "DNS": env.cached("dns", f"domain:{domain}", lambda: dns.domain_records(resolver, domain),
                           ttl_s=env.settings.dns_cache_ttl_s),
         "crt.sh": crtsh.subdomains(env, domain),
-        "Wayback": wayback.captures(env, domain),
-    })
+    }
+
+
+async def lookup_domain(env: LookupEnv, text: str) -> Reply:
+    """The full /domain answer."""
+    domain = parse_domain_arg(text)
+    outcomes = await run_providers({**registration_providers(env, domain), "Wayback": wayback.captures(env, domain)})
     reply = heading("Domain", domain)
     reg = outcomes["RDAP"]
     if reg.ok and reg.value is None:

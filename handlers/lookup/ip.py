@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable
+from typing import Any
 
 from bot.command import CommandError
 from bot.reply import Button, Reply
@@ -29,6 +31,18 @@ def local_answer(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, reason: str)
     return reply
 
 
+def network_providers(env: LookupEnv, address: str) -> dict[str, Awaitable[Any]]:
+    """RDAP, ASN, reverse DNS and InternetDB for a public address: what /ip and case pivots both ask."""
+    resolver = dns.make_resolver(env.settings)
+    ttl = env.settings.dns_cache_ttl_s
+    return {
+        "RDAP": rdap.network(env, address),
+        "ASN": env.cached("dns", f"asn:{address}", lambda: dns.asn(resolver, address), ttl_s=ttl),
+        "Reverse DNS": env.cached("dns", f"ptr:{address}", lambda: dns.reverse(resolver, address), ttl_s=ttl),
+        "Shodan InternetDB": internetdb.host(env, address),
+    }
+
+
 async def lookup_ip(env: LookupEnv, text: str) -> Reply:
     """The full /ip answer."""
     ip = parse_ip_arg(text)
@@ -36,13 +50,8 @@ async def lookup_ip(env: LookupEnv, text: str) -> Reply:
     if reason:
         return local_answer(ip, reason)
     address = str(ip)
-    resolver = dns.make_resolver(env.settings)
-    ttl = env.settings.dns_cache_ttl_s
     outcomes = await run_providers({
-        "RDAP": rdap.network(env, address),
-        "ASN": env.cached("dns", f"asn:{address}", lambda: dns.asn(resolver, address), ttl_s=ttl),
-        "Reverse DNS": env.cached("dns", f"ptr:{address}", lambda: dns.reverse(resolver, address), ttl_s=ttl),
-        "Shodan InternetDB": internetdb.host(env, address),
+        **network_providers(env, address),
         "GreyNoise": greynoise.community(env, address),
         "AbuseIPDB": abuseipdb.check(env, address),
     })

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType, carrier, geocoder, timezone
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from bot.command import CommandError
 from bot.reply import Reply, code
@@ -30,16 +30,18 @@ def lookup_phone(text: str, default_region: str) -> Reply:
         number = phonenumbers.parse(text, default_region.upper())
     except phonenumbers.NumberParseException as exc:
         raise CommandError(f"Could not read {text!r} as a phone number: {exc._msg}") from None
+    from phonenumbers import carrier, geocoder, timezone  # imported here: their data tables slow start-up
+
     valid = phonenumbers.is_valid_number(number)
     region = phonenumbers.region_code_for_number(number)
+    place = geocoder.description_for_number(number, "en")
     reply = heading("Phone", phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL))
     items: list[tuple[str, object]] = [
         ("valid", "yes" if valid else ("no, but possible" if phonenumbers.is_possible_number(number) else "no")),
         ("E.164", code(phonenumbers.format_number(number, PhoneNumberFormat.E164))),
         ("international", phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)),
         ("national", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)),
-        ("region", f"{region or 'unknown'}" + (f" ({geocoder.description_for_number(number, 'en')})"
-                                               if geocoder.description_for_number(number, "en") else "")),
+        ("region", f"{region or 'unknown'}" + (f" ({place})" if place else "")),
     ]
     if valid:
         items.append(("line type", LINE_TYPES.get(phonenumbers.number_type(number), "unknown")))

@@ -1,4 +1,4 @@
-"""Alert messages: the outbox payload for a matched post or a group, and the Reply drawn from it.
+"""Alert messages: the outbox payload for a matched post, a group or a signal, and the Reply drawn from it.
 
 The payload is plain JSON stored in the outbox row, so an alert can be drawn after a restart
 without the post (which `/forget` may have removed meanwhile). Relayed text stays plain spans.
@@ -16,6 +16,7 @@ from handlers.monitor.post import Post
 
 SNIPPET_CHARS = 400
 GROUP_SNIPPET_CHARS = 140
+SIGNAL_QUERY_CHARS = 80
 TOP_IN_GROUP = 3
 
 
@@ -54,6 +55,11 @@ def group_payload(watch_id: int, query: str, posts: list[dict[str, Any]], minute
     }
 
 
+def signal_payload(watch_id: int, query: str, kind: str, text: str, window: str) -> dict[str, Any]:
+    """The outbox payload of a signal: a term spike or a negative surge (`window` as /trends takes it, e.g. 1d)."""
+    return {"kind": "signal", "watch_id": watch_id, "query": query, "signal": kind, "text": text, "window": window}
+
+
 def minutes_between(start: datetime, end: datetime) -> int:
     """Whole minutes from `start` to `end`, rounded up."""
     return max(1, math.ceil((end - start).total_seconds() / 60))
@@ -88,9 +94,11 @@ def highlighted(text: str, terms: list[str]) -> list[Span]:
 
 
 def render(payload: dict[str, Any]) -> Reply:
-    """The Reply for an outbox payload (an alert or a group)."""
+    """The Reply for an outbox payload (an alert, a group or a signal)."""
     if payload.get("kind") == "group":
         return _render_group(payload)
+    if payload.get("kind") == "signal":
+        return _render_signal(payload)
     return _render_alert(payload)
 
 
@@ -138,6 +146,18 @@ def _render_group(payload: dict[str, Any]) -> Reply:
         [Button("Mute 1h", f"/watch mute {payload['watch_id']} 1h"),
          Button("Show watch", f"/watch show {payload['watch_id']}")]
     )
+
+
+def _render_signal(payload: dict[str, Any]) -> Reply:
+    watch_id = payload["watch_id"]
+    surge = payload["signal"] == "surge"
+    query = payload["query"]
+    if len(query) > SIGNAL_QUERY_CHARS:
+        query = query[: SIGNAL_QUERY_CHARS - 1] + "…"
+    reply = Reply.text("😠 " if surge else "⚡ ", bold(f"Watch {watch_id}"), " ", code(query), ": ", payload["text"])
+    look = (Button("Sentiment", f"/sentiment {watch_id}") if surge
+            else Button("Trends", f"/trends {watch_id} {payload['window']}"))
+    return reply.buttons([look, Button("Mute 1h", f"/watch mute {watch_id} 1h")])
 
 
 def _buttons(watch_id: int, post: dict[str, Any]) -> list[Button]:

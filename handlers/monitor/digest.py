@@ -1,6 +1,8 @@
 """Daily digests: per chat at a local time, what its watches matched in the last day.
 
-A digest is short: per-watch counts against the previous period, spikes, the top posts, new
+A digest is short: per-watch counts against the previous period, spikes (a watch's matches
+against the previous period, and its term spikes and opted-in negative surges over the period —
+the same signals the signal alerts send, from `handlers/analysis/watch_signals`), the top posts, new
 authors and one chart; everything else goes into an attached CSV. Scheduled digests go through
 the outbox (a `digest` row naming the period), so a crash or a chat outage does not lose one and
 `last_sent_period` keeps a restart from sending a day twice.
@@ -23,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session
 
 from bot.reply import Reply, bold, code, link
+from handlers.analysis.watch_signals import Signal, detect
 from storage import watches
 from storage.models import DigestSchedule, OutboxItem, StoredPost, Watch, WatchMatch
 
@@ -108,6 +111,7 @@ class DigestData:
     lines: list[WatchLine] = field(default_factory=list)
     rows: list[tuple[WatchMatch, StoredPost]] = field(default_factory=list)
     known_authors: set[tuple[str, str]] = field(default_factory=set)
+    signals: dict[int, list[Signal]] = field(default_factory=dict)  # watch id → its signals over the period
 
     @property
     def queries(self) -> dict[int, str]:
@@ -146,6 +150,11 @@ def read_digest(session: Session, platform: str, chat_id: int, since: datetime, 
     data.lines = [WatchLine(w, now_counts.get(w.id or 0, 0), before.get(w.id or 0, 0)) for w in chat_watches]
     data.rows = watches.matched_posts(session, ids, since, until)
     data.known_authors = watches.known_authors(session, ids, since)
+    for line in data.lines:
+        if line.count and line.watch.id is not None:
+            found = detect(session, line.watch.id, until, length, surge=line.watch.surge_alerts)
+            if found:
+                data.signals[line.watch.id] = found
     return data
 
 
@@ -168,6 +177,10 @@ def digest_reply(data: DigestData, tz: str, title: str, chart: bytes | None) -> 
     spikes = [line for line in ordered if line.spike]
     for line in spikes:
         reply.para("⚡ Spike: ", code(_short(line.watch.query, 60)), f" {line.count} matches vs {line.previous}")
+    for line in ordered:
+        for signal in data.signals.get(line.watch.id or 0, []):
+            icon = "😠 " if signal.kind == "surge" else "⚡ "
+            reply.para(icon, code(_short(line.watch.query, 60)), ": ", signal.text)
     for post, watch_ids in data.top_posts():
         parts: list[Any] = [bold(post.source)]
         if post.author_handle:

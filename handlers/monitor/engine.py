@@ -19,6 +19,7 @@ from handlers.monitor.pipeline import CursorUpdate, IngestResult, Pipeline
 from handlers.monitor.post import Post
 from handlers.monitor.query import Query, QueryError, parse_query
 from handlers.monitor.scheduler import PollScheduler, registry_sources
+from handlers.monitor.signals import SignalAlerts
 from handlers.monitor.sources.base import Source
 from storage import watches
 from storage.models import Watch, WatchState
@@ -41,11 +42,12 @@ class Monitor:
         self.polls = PollScheduler(services, self, sources or registry_sources(services))
         self.digests = DigestScheduler(services, self.outbox)
         self.outbox.builders["digest"] = self.digests.build_from_payload
+        self.signals = SignalAlerts(services, self.outbox)
         self.running = False
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
-        """Compile every active watch; with `background`, start delivery, polling and digest jobs."""
+        """Compile every active watch; with `background`, start delivery, polling, digest and signal jobs."""
         active = await self.services.db.run(watches.active)
         self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
         if background:
@@ -53,9 +55,11 @@ class Monitor:
             self.outbox.start()
             await self.polls.rebuild()
             await self.digests.rebuild()
+            self.signals.start()
 
     async def stop(self) -> None:
         self.running = False
+        self.signals.stop()
         await self.polls.stop()
         await self.outbox.stop()
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Insert
 from sqlmodel import Session, col
 
 from config.monitor import MonitorSettings
+from handlers.analysis import ioc_index
 from handlers.monitor.alert import alert_payload, post_payload
 from handlers.monitor.matcher import Matcher
 from handlers.monitor.post import Post
@@ -140,6 +141,7 @@ def store_batch(
     """Insert the new posts, their match rows and alerts for posts since `alert_since` (None: no alerts)."""
     fresh = _drop_known(session, posts)
     ids = _insert_posts(session, fresh, now)
+    ioc_index.store_fresh(session, ((ids[p.key], p.full_text, p.created_at) for p in fresh if p.key in ids))
     result = IngestResult(stored=len(ids))
     wanted = {m.watch_id for post in fresh if post.key in ids for m in matched.get(post.key, ())}
     watches = _watches(session, wanted)

@@ -8,7 +8,16 @@ from storage.models.investigation import ChecklistItem, ChecklistState, Investig
 from storage.models.ioc import PostIOC
 from storage.models.lookup import LookupCache
 from storage.models.post import StoredPost
-from storage.models.watch import DigestSchedule, OutboxItem, OutboxState, SourceCursor, Watch, WatchMatch, WatchState
+from storage.models.watch import (
+    DigestSchedule,
+    OutboxItem,
+    OutboxState,
+    SourceCursor,
+    Watch,
+    WatchMatch,
+    WatchSignal,
+    WatchState,
+)
 
 __all__ = [
     "AuditEntry",
@@ -36,5 +45,6 @@ __all__ = [
     "User",
     "Watch",
     "WatchMatch",
+    "WatchSignal",
     "WatchState",
 ]

@@ -44,6 +44,8 @@ class Watch(SQLModel, table=True):
     muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    spike_alerts: bool = True  # alert the chat when a term spikes (handlers/monitor/signals.py)
+    surge_alerts: bool = False  # alert on a negative-sentiment surge (opt-in)
 
 
 class WatchMatch(SQLModel, table=True):
@@ -61,6 +63,20 @@ class WatchMatch(SQLModel, table=True):
     post_id: int = Field(sa_column=Column(Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
     terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WatchSignal(SQLModel, table=True):
+    """The last time one signal (a spiking term, a negative surge) of a watch was alerted, to alert it once."""
+
+    __tablename__ = "watch_signals"
+    __table_args__ = (UniqueConstraint("watch_id", "kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    watch_id: int = Field(sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
+    kind: str = Field(max_length=16)  # "spike" or "surge"
+    key: str = Field(max_length=256)  # the spiking term, or the surging bucket's start
+    text: str = Field(max_length=500)
+    fired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class OutboxItem(SQLModel, table=True):

@@ -19,11 +19,11 @@ from handlers import basics, watch
 from handlers.monitor.engine import Monitor
 from storage.models import OutboxItem
 from tests.fakes.monitor import Clock, make_post
-from tests.fakes.telegram_api import FakeBotAPI, Failure
+from tests.fakes.telegram_api import Failure, FakeBotAPI
 from tests.harness import BotHarness
 from tests.reliability.tally import SOAK, TALLY, scale
 
-ALERTS = scale(60, 600)
+ALERTS = scale(45, 600)
 EPISODES = scale(4, 30)  # fault episodes: outages (502) and 429s, each kind at least once
 # polling outages cost seconds of real time in python-telegram-bot's own backoff: soak runs only
 KINDS = ("down", "429", "429-burst", *(("updates-down",) if SOAK else ()))

@@ -19,8 +19,8 @@ from handlers.fetch import CircuitBreaker, HostLimiter, PoliteFetcher, make_clie
 from handlers.fetch.breaker import BreakerState
 from handlers.monitor.sources.hackernews import HackerNewsSource
 from storage.models import OutboxItem, WatchMatch
-from tests.fakes.monitor import Clock, engine_of, start_monitor_bot
 from tests import harness
+from tests.fakes.monitor import Clock, engine_of, start_monitor_bot
 from tests.reliability.faulty_algolia import SUCCESS, FaultyAlgolia
 from tests.reliability.tally import SOAK, TALLY, scale
 from tests.reliability.virtual_time import VirtualTime
@@ -96,7 +96,8 @@ async def test_polls_survive_every_kind_of_source_fault(tmp_path: Path, monkeypa
                             if (m := VICTIM.search(reply.plain_text())))
         lost = expected - set(delivered)
         duplicates = sum(n - 1 for n in delivered.values() if n > 1)
-        matches = await bot.services.db.run(lambda s: s.execute(select(func.count()).select_from(WatchMatch)).scalar_one())
+        matches = await bot.services.db.run(
+            lambda s: s.execute(select(func.count()).select_from(WatchMatch)).scalar_one())
         states = await bot.services.db.run(lambda s: dict(s.execute(
             select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all()))
 

@@ -81,6 +81,8 @@ def catalog_posts(catalog: list[dict[str, Any]], board: str, web_url: str, media
     """Every OP in a catalog and the latest replies shown under it."""
     items: list[dict[str, Any]] = []
     for page in catalog:
+        if not isinstance(page, dict):
+            continue
         for thread in page.get("threads") or []:
             items.append(thread)
             items.extend(thread.get("last_replies") or [])
@@ -120,8 +122,8 @@ class FourChanSource(Source):
         self._fetched_at: dict[str, float] = {}
         fetcher.configure(self.name, min(settings.rate_per_s, MAX_RATE_PER_S))
 
-    async def _get_json(self, path: str, what: str) -> Any | None:
-        """The JSON at `path`, or None when unchanged since the last fetch (304)."""
+    async def _get_json(self, path: str, what: str, shape: type) -> Any | None:
+        """The JSON at `path` (a `shape`), or None when unchanged since the last fetch (304)."""
         url = f"{self.base_url}{path}"
         headers = {"If-Modified-Since": self._last_modified[url]} if url in self._last_modified else {}
         response: httpx.Response = await self.fetcher.get(url, key=self.name, headers=headers, ok_statuses=(304,))
@@ -129,13 +131,13 @@ class FourChanSource(Source):
         if response.status_code == 304:
             return None
         check_status(self.fetcher, self.name, response, what)
-        body = json_body(self.fetcher, self.name, response)
+        body = json_body(self.fetcher, self.name, response, shape)
         if modified := response.headers.get("Last-Modified"):
             self._last_modified[url] = modified
         return body
 
     async def _board(self, board: str) -> list[Post] | None:
-        catalog = await self._get_json(f"/{board}/catalog.json", f"/{board}/ catalog")
+        catalog = await self._get_json(f"/{board}/catalog.json", f"/{board}/ catalog", list)
         return None if catalog is None else catalog_posts(catalog, board, self.web_url, self.media_url)
 
     async def search(self, terms: Sequence[str], cursor: str | None) -> Page:
@@ -165,7 +167,7 @@ class FourChanSource(Source):
             url = f"{self.base_url}/{board}/thread/{thread}.json"
             if self._clock() - self._fetched_at.get(url, float("-inf")) < THREAD_REFRESH_S:
                 return Page([], cursor)
-            body = await self._get_json(f"/{board}/thread/{thread}.json", f"thread {thread} on /{board}/")
+            body = await self._get_json(f"/{board}/thread/{thread}.json", f"thread {thread} on /{board}/", dict)
             posts = None if body is None else thread_posts(body, board, self.web_url, self.media_url)
         if posts is None:
             return Page([], cursor)

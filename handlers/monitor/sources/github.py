@@ -162,7 +162,7 @@ class GitHubSource(Source):
                 query += f" created:>{since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
             response = await self._get("/search/issues", "issue search", params={
                 "q": query, "sort": "created", "order": "desc", "per_page": SEARCH_PER_PAGE})
-            body = json_body(self.fetcher, self.name, response)
+            body = json_body(self.fetcher, self.name, response, dict)
             for post in parse_each(self.name, body.get("items") or [], parse_issue):
                 if since is None or post.created_at > since:
                     found[post.source_id] = post
@@ -184,7 +184,7 @@ class GitHubSource(Source):
             self._not_before[user] = self._clock() + int(interval)
         if response.status_code == 304:
             return Page([], cursor)
-        events = json_body(self.fetcher, self.name, response)
+        events = json_body(self.fetcher, self.name, response, list)
         last = int(state.get("last_id") or 0)
         posts = [p for p in parse_each(self.name, events if isinstance(events, list) else [], parse_event)
                  if int(p.source_id.split(":", 1)[1]) > last]
@@ -194,7 +194,7 @@ class GitHubSource(Source):
 
     async def profile(self, handle: str) -> Profile:
         user = handle.strip().lstrip("@")
-        data = json_body(self.fetcher, self.name, await self._get(f"/users/{user}", f"user {user}"))
+        data = json_body(self.fetcher, self.name, await self._get(f"/users/{user}", f"user {user}"), dict)
         bio = plain_text(data.get("bio") or "")
         links = [u for u in (data.get("blog"), data.get("html_url")) if u]
         return Profile(

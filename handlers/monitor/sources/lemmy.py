@@ -79,10 +79,7 @@ class LemmySource(Source):
     async def _api(self, path: str, params: dict[str, Any], what: str) -> dict[str, Any]:
         response = await self.fetcher.get(f"{self.base_url}/api/v3/{path}", key=self.name, params=params)
         check_status(self.fetcher, self.name, response, what)
-        body = json_body(self.fetcher, self.name, response)
-        if not isinstance(body, dict):
-            raise ValueError("lemmy: unexpected response shape")
-        return body
+        return json_body(self.fetcher, self.name, response, dict)
 
     async def search(self, terms: Sequence[str], cursor: str | None) -> Page:
         """Newest posts matching each term; the cursor is the highest post id seen on this instance."""

@@ -18,7 +18,7 @@ from handlers.fetch import FetchError, PoliteFetcher
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Profile, Source
 from handlers.monitor.sources.html_text import html_text
-from handlers.monitor.sources.payload import check_status, from_iso, json_body, parse_each
+from handlers.monitor.sources.payload import check_status, cursor_state, from_iso, json_body, parse_each
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class MastodonSource(Source):
 
     async def search(self, terms: Sequence[str], cursor: str | None) -> Page:
         """Posts under each term's hashtag on every instance; the cursor keeps a `min_id` per instance and tag."""
-        state: dict[str, str] = json.loads(cursor) if cursor else {}
+        state: dict[str, str] = cursor_state(cursor)
         tags = list(dict.fromkeys(t.strip().lstrip("#").replace(" ", "").lower() for t in terms))
         tags = [t for t in tags if HASHTAG_RE.match(t)]
         if not tags:
@@ -216,7 +216,7 @@ class MastodonSource(Source):
 
     async def account_feed(self, handle: str, cursor: str | None) -> Page:
         """An account's own posts (no boosts) newer than the cursor (account id, instance and `min_id`)."""
-        state: dict[str, str] = json.loads(cursor) if cursor else {}
+        state: dict[str, str] = cursor_state(cursor)
         if not state.get("account") or not state.get("instance"):
             account, instance = await self._lookup(handle)
             state = {"account": str(account["id"]), "instance": instance}

@@ -17,14 +17,21 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 
 
-def json_body(fetcher: PoliteFetcher, key: str, response: httpx.Response) -> Any:
-    """The response's JSON; a truncated or invalid body counts against the source's health."""
+def json_body(fetcher: PoliteFetcher, key: str, response: httpx.Response, shape: type | None = None) -> Any:
+    """The response's JSON (of type `shape` when given); a truncated, invalid or wrongly shaped body counts
+    against the source's health."""
     try:
-        return json.loads(response.content)
+        body = json.loads(response.content)
     except ValueError as exc:
         fetcher.breaker(key).failure("malformed JSON")
         log.warning("malformed payload", extra={"source": key, "url": str(response.url), "error": str(exc)[:200]})
         raise FetchError(key, "the response was not valid JSON (truncated or malformed)") from None
+    if shape is not None and not isinstance(body, shape):
+        fetcher.breaker(key).failure("unexpected JSON shape")
+        log.warning("malformed payload", extra={"source": key, "url": str(response.url),
+                                                "error": f"expected a JSON {shape.__name__}"})
+        raise FetchError(key, "the response had an unexpected shape")
+    return body
 
 
 def parse_each(key: str, items: Iterable[Item], parse: Callable[[Item], T | None]) -> list[T]:
@@ -33,7 +40,7 @@ def parse_each(key: str, items: Iterable[Item], parse: Callable[[Item], T | None
     for item in items:
         try:
             result = parse(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:  # e.g. a time out of range
             log.warning("malformed item skipped", extra={"source": key, "error": f"{type(exc).__name__}: {exc}"})
             continue
         if result is not None:

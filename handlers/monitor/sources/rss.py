@@ -22,7 +22,7 @@ from handlers.lookup.ssrf import Blocked, SsrfGuard
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Profile, Source
 from handlers.monitor.sources.html_text import html_text, plain_text
-from handlers.monitor.sources.payload import parse_each
+from handlers.monitor.sources.payload import cursor_state, parse_each
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,10 @@ class FeedCursor:
 
     @classmethod
     def load(cls, cursor: str | None) -> FeedCursor:
-        if not cursor:
-            return cls()
-        data = json.loads(cursor)
-        return cls(data.get("etag"), data.get("modified"), tuple(data.get("seen") or ()))
+        data = cursor_state(cursor)  # a cursor that is not ours starts afresh instead of failing every poll
+        etag, modified, seen = data.get("etag"), data.get("modified"), data.get("seen")
+        return cls(etag if isinstance(etag, str) else None, modified if isinstance(modified, str) else None,
+                   tuple(str(s) for s in seen) if isinstance(seen, list) else ())
 
     def dump(self) -> str:
         return json.dumps({"etag": self.etag, "modified": self.modified, "seen": list(self.seen[-SEEN_KEEP:])})
@@ -208,7 +208,7 @@ class RssSource(Source):
         """New entries of the configured feeds (sources.rss.feeds) containing any term (case-insensitive)."""
         if not self.settings.feeds:
             raise NotSupported("no feeds are configured to search (sources.rss.feeds); follow a feed URL instead")
-        state: dict[str, str] = json.loads(cursor) if cursor else {}
+        state: dict[str, str] = cursor_state(cursor)
         needles = [t.casefold() for t in terms if t.strip()]
         found: list[Post] = []
         errors: list[FetchError] = []
