@@ -124,7 +124,7 @@ def _duration(delta: timedelta) -> str:
               ArgKind.TEXT)],
     options=[Option("sources", "comma-separated source names (default: all)", complete=source_names),
              Option("every", "how often to poll, e.g. 5m (default: each source's interval)", ArgKind.DURATION),
-             Option("surge", "also alert on negative-sentiment surges (see /help watch signals)", flag=True)],
+             Option("surge", "also alert on negative-sentiment surges (see /watch signals)", flag=True)],
     role=Role.ANALYST, mutates=True,
 )
 async def watch_add(
