@@ -15,8 +15,8 @@ class RateLimitSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_s: float = Field(default=60, gt=0, description="the sliding window the limits count over")
-    per_user: int = Field(default=6, ge=0, description="expensive commands per user per window; 0 = no limit")
-    per_chat: int = Field(default=20, ge=0, description="expensive commands per chat per window; 0 = no limit")
+    per_user: int = Field(default=12, ge=0, description="expensive commands per user per window; 0 = no limit")
+    per_chat: int = Field(default=40, ge=0, description="expensive commands per chat per window; 0 = no limit")
     exempt_admins: bool = Field(default=True, description="admins and owners are not limited")
 
 

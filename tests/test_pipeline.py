@@ -158,8 +158,8 @@ async def test_ingest_extracts_iocs_of_every_stored_post(tmp_path):
     """Content analysis runs on every stored post: its indicators are indexed for pivots."""
     from datetime import UTC, datetime
 
-    from handlers.analysis.iocs import IOCKind
     from handlers.analysis.ioc_index import posts_with
+    from handlers.analysis.iocs import IOCKind
     from handlers.monitor.post import Author, Post
     from tests.harness import BotHarness
 
@@ -173,5 +173,25 @@ async def test_ingest_extracts_iocs_of_every_stored_post(tmp_path):
         assert found == ["ioc-1"]
         hosts = await bot.services.db.run(lambda s: len(posts_with(s, IOCKind.IPV4, "203.0.113.7")))
         assert hosts == 1
+    finally:
+        await bot.stop()
+
+
+async def test_lookup_of_a_hash_shows_where_it_was_seen(tmp_path):
+    from datetime import UTC, datetime
+
+    from handlers.monitor.post import Author, Post
+    from tests.harness import BotHarness
+
+    digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    bot = BotHarness(tmp_path)
+    await bot.start()
+    try:
+        post = Post("rss", "h-1", f"dropper sha256 {digest} spotted", datetime(2026, 11, 2, tzinfo=UTC),
+                    Author(None, "vendor-blog"), url="https://blog.example/dropper")
+        await bot.services.extras["monitor"].ingest([post])
+        text = await bot.text(f"/lookup {digest.upper()}")
+        assert "SHA-256 hash" in text and "Seen in collected posts" in text and "vendor-blog" in text
+        assert "Not seen" in await bot.text("/lookup " + "ab" * 32)
     finally:
         await bot.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bot.command import Arg, ArgKind, CommandError, CommandSet, Context
 from bot.reply import Button, Reply, code
+from handlers.analysis.ioc_index import posts_with
+from handlers.analysis.iocs import IOCKind
 from handlers.lookup.cve import lookup_cve
 from handlers.lookup.detect import Kind, detect
 from handlers.lookup.domain import lookup_domain
@@ -77,6 +79,25 @@ async def cve_cmd(ctx: Context, id: str) -> Reply:
     return await lookup_cve(start(ctx), id)
 
 
+_HASH_KINDS = {"MD5": IOCKind.MD5, "SHA-1": IOCKind.SHA1, "SHA-256": IOCKind.SHA256}
+
+
+async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
+    """Where a file hash was seen in collected posts; no keyless hash-reputation service exists to ask."""
+    reply = Reply.text(f"Detected: {algorithm} hash ", code(value), ".")
+    kind = _HASH_KINDS.get(algorithm)
+    posts = await ctx.services.db.run(lambda s: posts_with(s, kind, value, limit=10)) if kind else []
+    if posts:
+        reply.table(["when (UTC)", "source", "author", "link"],
+                    [(p.created_at.strftime("%Y-%m-%d %H:%M"), p.source, p.author_handle or "", p.url or "")
+                     for p in posts], title=f"Seen in collected posts ({len(posts)} most recent)")
+    else:
+        reply.para("Not seen in any collected post.")
+    reply.para("Hash reputation (VirusTotal, MalwareBazaar) needs a key and is not built in; "
+               "the sightings above come from the bot's own posts.")
+    return reply.buttons([Button("Watch this hash", f"/watch add {value}"), Button("Add to case", f"/case add {value}")])
+
+
 @commands.command("lookup", "Detect what something is (email, phone, domain, IP, URL, CVE, hash, username) "
                   "and look it up", example="/lookup hxxp://evil[.]com/login",
                   args=_query("query", "anything: an address, a name, a URL, a CVE…"), expensive=True, timeout=90)
@@ -86,8 +107,7 @@ async def lookup_cmd(ctx: Context, query: str) -> Reply:
         return Reply.text("That looks like a username. Sweep it across sites with ", code(f"/user {found.value}"),
                           ".").buttons([Button(f"/user {found.value}", f"/user {found.value}")])
     if found.kind is Kind.HASH:
-        return Reply.text(f"That looks like a {found.detail} hash. No hash-reputation provider is built in "
-                          "yet, so there is nothing to look it up in.")
+        return await _hash_sightings(ctx, found.value.lower(), found.detail)
     if found.kind is Kind.UNKNOWN:
         return Reply.error("Could not tell what that is. Try a specific command: /email, /phone, /domain, "
                            "/ip, /url, /cve or /user.", "/lookup example.com")
