@@ -95,7 +95,8 @@ async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
         reply.para("Not seen in any collected post.")
     reply.para("Hash reputation (VirusTotal, MalwareBazaar) needs a key and is not built in; "
                "the sightings above come from the bot's own posts.")
-    return reply.buttons([Button("Watch this hash", f"/watch add {value}"), Button("Add to case", f"/case add {value}")])
+    return reply.buttons([Button("Watch this hash", f"/watch add {value}"),
+                          Button("Add to case", f"/case add {value}")])
 
 
 @commands.command("lookup", "Detect what something is (email, phone, domain, IP, URL, CVE, hash, username) "
