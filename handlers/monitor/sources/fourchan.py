@@ -80,18 +80,21 @@ def parse_post(item: dict[str, Any], board: str, web_url: str, media_url: str) -
 def catalog_posts(catalog: list[dict[str, Any]], board: str, web_url: str, media_url: str) -> list[Post]:
     """Every OP in a catalog and the latest replies shown under it."""
     items: list[dict[str, Any]] = []
-    for page in catalog:
-        if not isinstance(page, dict):
-            continue
-        for thread in page.get("threads") or []:
+    for page in _dicts(catalog):
+        for thread in _dicts(page.get("threads")):
             items.append(thread)
-            items.extend(thread.get("last_replies") or [])
+            items.extend(_dicts(thread.get("last_replies")))
     return parse_each("4chan", items, lambda i: parse_post(i, board, web_url, media_url))
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list; anything else (a damaged payload) gives none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def thread_posts(thread: dict[str, Any], board: str, web_url: str, media_url: str) -> list[Post]:
     """Every post of a `thread/{no}.json`."""
-    return parse_each("4chan", thread.get("posts") or [], lambda i: parse_post(i, board, web_url, media_url))
+    return parse_each("4chan", _dicts(thread.get("posts")), lambda i: parse_post(i, board, web_url, media_url))
 
 
 def _no(post: Post) -> int:

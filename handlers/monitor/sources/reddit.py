@@ -37,14 +37,23 @@ def _permalink(kind: str, data: dict[str, Any]) -> str | None:
 def _things(children: list[Any]) -> list[dict[str, Any]]:
     """Listing children with nested comment replies flattened (depth first)."""
     out: list[dict[str, Any]] = []
-    stack = list(reversed(children))
+    stack = list(reversed(_list(children)))
     while stack:
         thing = stack.pop()
         out.append(thing)
-        replies = (thing.get("data") or {}).get("replies") if isinstance(thing, dict) else None
-        if isinstance(replies, dict):
-            stack.extend(reversed((replies.get("data") or {}).get("children") or []))
+        replies = _obj(_obj(thing).get("data")).get("replies")
+        stack.extend(reversed(_list(_obj(_obj(replies).get("data")).get("children"))))
     return out
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A JSON object, or {} for anything else (a damaged payload)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON list, or [] for anything else (a damaged payload)."""
+    return value if isinstance(value, list) else []
 
 
 def parse_thing(thing: dict[str, Any]) -> Post | None:
@@ -95,9 +104,9 @@ def parse_listing(payload: Any) -> tuple[list[Post], str | None]:
     posts: list[Post] = []
     after = None
     for listing in listings:
-        data = listing.get("data") or {}
-        posts += parse_each("reddit", _things(data.get("children") or []), parse_thing)
-        after = after or data.get("after")
+        data = _obj(_obj(listing).get("data"))
+        posts += parse_each("reddit", _things(data.get("children")), parse_thing)
+        after = after or (data.get("after") if isinstance(data.get("after"), str) else None)
     return posts, after
 
 
