@@ -18,7 +18,7 @@ from bot.surfaces.discord import DiscordSurface, build_tree, command_line
 from handlers import admin, basics
 from handlers.catalog import command_sets
 from storage.models import Role
-from tests.fakes.discord_api import APP_ID, FakeDiscord
+from tests.fakes.discord_api import APP_ID, FakeDiscord, fake_discord, wait_connected
 from tests.harness import BotHarness
 
 HOSTILE = "@everyone @here <@&123456> <@42> **bold** __u__ [click](https://evil.example) `x` " + "y" * 3000
@@ -47,11 +47,8 @@ async def pick_thing(ctx: Context, n: int, mode: str | None, fast: bool, every: 
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield server
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-    await server.stop()
+    async with fake_discord() as server:
+        yield server
 
 
 @pytest.fixture
@@ -63,11 +60,7 @@ async def running(tmp_path: Path, fake: FakeDiscord, monkeypatch) -> AsyncIterat
     await harness.start()
     surface = DiscordSurface(harness.services, harness.app.router)
     await harness.app.add_surface(surface)
-    await asyncio.wait_for(fake.ready.wait(), 10)
-    for _ in range(100):
-        if surface.connected:
-            break
-        await asyncio.sleep(0.05)
+    await wait_connected(fake, surface)
     yield harness, surface
     await harness.stop()
 
@@ -237,11 +230,7 @@ async def test_deliver_survives_429_and_gateway_drop(running, fake: FakeDiscord)
         if fake.resumes or fake.identifies > 1:
             break
         await asyncio.sleep(0.05)
-    await asyncio.wait_for(fake.ready.wait(), 10)
-    for _ in range(100):
-        if surface.connected:
-            break
-        await asyncio.sleep(0.05)
+    await wait_connected(fake, surface)
     await surface.deliver(600, Reply.text("alert two"))
     assert [c.json["content"] for c in fake.calls if c.path == "/channels/600/messages"][-1] == "alert two"
 

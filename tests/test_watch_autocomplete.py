@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import discord
 import pytest
 
 from bot.command import ArgKind, ChatKind, ChatRef
@@ -16,7 +14,7 @@ from handlers import basics, watch
 from handlers.analysis import commands as analysis
 from handlers.completers import source_names, watch_ids
 from handlers.monitor.engine import Monitor
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, fake_discord, wait_connected
 from tests.fakes.monitor import Clock, FakeSource, start_monitor_bot
 from tests.harness import BotHarness
 
@@ -73,11 +71,8 @@ def test_discord_choices_are_typed_like_the_option() -> None:
 # through the Discord surface --------------------------------------------------------------------
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDiscord]:
-    server = await FakeDiscord().start()
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield server
-    discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-    await server.stop()
+    async with fake_discord() as server:
+        yield server
 
 
 @pytest.fixture
@@ -89,11 +84,7 @@ async def on_discord(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[BotHarn
     await harness.start()
     surface = DiscordSurface(harness.services, harness.app.router)
     await harness.app.add_surface(surface)
-    await asyncio.wait_for(fake.ready.wait(), 10)
-    for _ in range(100):
-        if surface.connected:
-            break
-        await asyncio.sleep(0.05)
+    await wait_connected(fake, surface)
     yield harness
     await harness.stop()
 

@@ -4,8 +4,10 @@ heartbeats, RESUME, dispatch), so the real discord.py client runs end to end in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,3 +266,26 @@ class FakeDiscord:
         else:
             payload["user"] = user
         return payload
+
+
+@contextlib.asynccontextmanager
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A running FakeDiscord; discord.py's REST root and gateway URL are restored afterwards."""
+    import discord
+
+    server = await FakeDiscord().start()
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        yield server
+    finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+        await server.stop()
+
+
+async def wait_connected(fake: FakeDiscord, surface: Any) -> None:
+    """Wait until the bot has identified with the fake gateway and the surface reports itself up."""
+    await asyncio.wait_for(fake.ready.wait(), 10)
+    for _ in range(100):
+        if surface.connected:
+            return
+        await asyncio.sleep(0.05)
