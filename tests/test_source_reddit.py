@@ -96,3 +96,21 @@ async def test_wrong_credentials_are_reported() -> None:
     api.route("/api/v1/access_token", json_response({"error": "invalid_client"}, status=401))
     with pytest.raises(FetchError, match="refused the client id"):
         await source(api).search(["x"], None)
+
+
+async def test_a_token_that_cannot_be_sent_is_a_fetch_error_not_a_crash():
+    """A damaged OAuth answer (a token with characters no HTTP header can carry) stops the poll cleanly."""
+    import httpx
+    import pytest
+
+    from config.sources import RedditSettings
+    from handlers.fetch import FetchError, PoliteFetcher
+    from handlers.monitor.sources.reddit import RedditSource
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"access_token": "t\U000dd968k", "expires_in": 3600})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        source = RedditSource(RedditSettings(client_id="id", client_secret="secret"), PoliteFetcher(client))
+        with pytest.raises(FetchError, match="no usable token"):
+            await source.search(["lockbit"], None)

@@ -113,6 +113,9 @@ class PoliteFetcher:
             started = time.monotonic()
             try:
                 response = await self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+            except (UnicodeError, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+                # the request itself cannot be sent (e.g. a header built from a damaged answer): no retry helps
+                raise FetchError(key, f"invalid request ({type(exc).__name__})") from None
             except httpx.TimeoutException:
                 last_reason = "timed out"
             except httpx.TransportError as exc:

@@ -157,10 +157,11 @@ class RedditSource(Source):
                              response.status_code)
         check_status(self.fetcher, self.name, response, "OAuth token")
         body = json_body(self.fetcher, self.name, response)
-        if not isinstance(body, dict) or not body.get("access_token"):
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token.isascii() or not token.isprintable() or " " in token:
             error = body.get("error") if isinstance(body, dict) else "unexpected response"
-            raise FetchError(self.name, f"Reddit gave no token ({error})")
-        self._token = str(body["access_token"])
+            raise FetchError(self.name, f"Reddit gave no usable token ({error})")
+        self._token = token
         self._token_expires = self._clock() + float(body.get("expires_in") or 3600) - 60
         return self._token
 
