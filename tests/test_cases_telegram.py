@@ -7,31 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.surfaces.telegram import TelegramSurface
 from handlers.cases.commands import commands as case_commands
 from handlers.monitor.alert import alert_payload, post_payload, render
-from tests.fakes.telegram_api import FakeBotAPI
-from tests.harness import BotHarness
+from tests.fakes.telegram_bot import Telegram, telegram_bot
 from tests.test_cases import AssetScanner, alert_post
-from tests.test_telegram_e2e import Telegram, ask
+from tests.test_telegram_e2e import ask
 
 OWNER = 1
 
 
 @pytest.fixture
 async def tg(tmp_path: Path) -> AsyncIterator[Telegram]:
-    async with FakeBotAPI() as fake:
-        harness = BotHarness(tmp_path, sets=[case_commands], admins=[f"telegram:{OWNER}"],
-                             telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5})
-        await harness.start()
-        surface = TelegramSurface(harness.services, harness.app.router)
-        await surface.start()
-        harness.services.surfaces[surface.name] = surface
-        try:
-            yield Telegram(fake, harness, surface)
-        finally:
-            await surface.stop()
-            await harness.stop()
+    async with telegram_bot(tmp_path, [case_commands], OWNER) as running:
+        yield running
 
 
 async def test_alert_button_adds_the_post_and_the_report_is_sent(tg: Telegram) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from bot.reply import Button, Reply, link
 from bot.surfaces.telegram import TelegramSurface
 from handlers.catalog import command_sets
 from tests.fakes.telegram_api import FakeBotAPI, parse_html
+from tests.fakes.telegram_bot import Telegram, telegram_bot
 from tests.harness import BotHarness
 
 OWNER = 1  # configured in SOCMINT_ADMINS; their DM needs no /allow
@@ -69,27 +69,10 @@ async def files(ctx: Context) -> Reply:
     return reply.table(["name", "description"], [("x", "y" * 90)], title="wide")
 
 
-@dataclass
-class Telegram:
-    fake: FakeBotAPI
-    bot: BotHarness
-    surface: TelegramSurface
-
-
 @pytest.fixture
 async def tg(tmp_path: Path) -> AsyncIterator[Telegram]:
-    async with FakeBotAPI() as fake:
-        harness = BotHarness(tmp_path, sets=[*command_sets(), extra], admins=[f"telegram:{OWNER}"],
-                             telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5})
-        await harness.start()
-        surface = TelegramSurface(harness.services, harness.app.router)
-        await surface.start()
-        harness.services.surfaces[surface.name] = surface
-        try:
-            yield Telegram(fake, harness, surface)
-        finally:
-            await surface.stop()
-            await harness.stop()
+    async with telegram_bot(tmp_path, [*command_sets(), extra], OWNER) as running:
+        yield running
 
 
 async def ask(tg: Telegram, text: str, *, chat_id: int = OWNER, user_id: int = OWNER, count: int = 1,
