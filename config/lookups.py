@@ -76,5 +76,4 @@ class LookupsSettings(BaseModel):
     )
     dns_timeout_s: float = Field(default=5, gt=0)
     dns_cache_ttl_s: int = Field(default=3600, ge=0)
-    per_user_per_min: int = Field(default=20, ge=1, description="lookups one user may start per minute")
     default_region: str = Field(default="US", description="phone numbers without + are read in this region")

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from handlers.lookup.ssrf import SsrfGuard
-from storage.models import AuditEntry, StoredPost
+from storage.models import AuditEntry, Role, StoredPost
 from tests.lookup_fakes import FakeDNS, FakeProviders, start_lookup_bot, stop_lookup_bot
 
 
@@ -271,12 +271,13 @@ async def test_lookup_other_kinds(env: Env) -> None:
 
 # limits and audit --------------------------------------------------------------
 async def test_per_user_rate_limit(tmp_path: Path) -> None:
-    bot, http, dns = await start_lookup_bot(tmp_path, lookups={"per_user_per_min": 2})
+    """Lookups are expensive commands: the router's per-user limit applies to them."""
+    bot, http, dns = await start_lookup_bot(tmp_path, governance={"rate_limits": {"per_user": 2}})
     try:
-        await bot.text("/phone +44 20 7946 0958")
-        await bot.text("/phone +44 20 7946 0958")
-        assert "try again in" in await bot.text("/phone +44 20 7946 0958")
-        assert has(await bot.text("/phone +44 20 7946 0958", user_id=2002), "valid", "yes")
+        await bot.text("/phone +44 20 7946 0958", role=Role.ANALYST)
+        await bot.text("/phone +44 20 7946 0958", role=Role.ANALYST)
+        assert "Try again in" in await bot.text("/phone +44 20 7946 0958", role=Role.ANALYST)
+        assert has(await bot.text("/phone +44 20 7946 0958", role=Role.ANALYST, user_id=2002), "valid", "yes")
     finally:
         await stop_lookup_bot(bot, http, dns)
 

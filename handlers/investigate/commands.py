@@ -16,7 +16,6 @@ from handlers.investigate import checklist, graph, report
 from handlers.investigate.playbook import Library, Playbook, load_library
 from handlers.investigate.runner import Picture, Runner
 from handlers.investigate.subject import NotAnIdentifier, identify
-from handlers.lookup.commands import start as charge_lookup_quota
 from storage import investigations as store
 from storage.models import ChecklistState, Investigation, InvestigationStatus
 
@@ -116,7 +115,6 @@ async def run_investigation(ctx: Context, identifier: str, playbook_name: str | 
     items = checklist.items_for(playbook, root)
     async with services.extras.setdefault(START_LOCK_KEY, asyncio.Lock()):  # check and claim the chat at once
         _check_idle(services, ctx.chat.key)
-        charge_lookup_quota(ctx)
         investigation = await services.db.run(lambda s: store.create(
             s, platform=ctx.chat.platform, chat_id=ctx.chat.id, kind=root.kind.value, subject=root.value,
             playbook=playbook.name, by=ctx.user.key, requests_max=runner.budget.limit, now=services.now(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.command import Arg, ArgKind, CommandError, CommandSet, Context
+from bot.command import Arg, ArgKind, CommandSet, Context
 from bot.reply import Button, Reply, code
 from handlers.analysis.ioc_index import posts_with
 from handlers.analysis.iocs import IOCKind
@@ -13,11 +13,9 @@ from handlers.lookup.ip import lookup_ip
 from handlers.lookup.mail import lookup_email
 from handlers.lookup.phone import lookup_phone
 from handlers.lookup.provider import LookupEnv
-from handlers.lookup.quota import UserQuota
 from handlers.lookup.url import lookup_url
 
 commands = CommandSet()
-QUOTA_KEY = "lookup.quota"
 
 
 def _query(name: str, help_text: str) -> list[Arg]:
@@ -25,16 +23,8 @@ def _query(name: str, help_text: str) -> list[Arg]:
 
 
 def start(ctx: Context) -> LookupEnv:
-    """Charge the caller's per-minute lookup quota and return the lookup environment."""
-    services = ctx.services
-    quota = services.extras.get(QUOTA_KEY)
-    if quota is None:
-        quota = services.extras[QUOTA_KEY] = UserQuota(services.settings.lookups.per_user_per_min)
-    wait = quota.take(ctx.user.key)
-    if wait:
-        raise CommandError(f"You have run {quota.per_minute} lookups in the last minute; "
-                           f"try again in {wait:.0f}s.")
-    return LookupEnv(services)
+    """The lookup environment (pacing per provider; per-user limits are the router's, on expensive commands)."""
+    return LookupEnv(ctx.services)
 
 
 @commands.command("email", "Check an email address: syntax, mail DNS, disposable, Gravatar, breaches",
@@ -48,7 +38,6 @@ async def email_cmd(ctx: Context, address: str) -> Reply:
                   example="/phone +44 20 7946 0958", args=_query("number", "a phone number, + for international"),
                   expensive=True)
 async def phone_cmd(ctx: Context, number: str) -> Reply:
-    start(ctx)
     return lookup_phone(number, ctx.services.settings.lookups.default_region)
 
 
@@ -113,7 +102,6 @@ async def lookup_cmd(ctx: Context, query: str) -> Reply:
         return Reply.error("Could not tell what that is. Try a specific command: /email, /phone, /domain, "
                            "/ip, /url, /cve or /user.", "/lookup example.com")
     if found.kind is Kind.PHONE:
-        start(ctx)
         reply = lookup_phone(found.value, ctx.services.settings.lookups.default_region)
     else:
         env = start(ctx)
