@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from handlers.monitor.scan import scan
 from tests.harness import BotHarness
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _scan_table() -> None:
+    """Build the scan's fold table once, up front, so no hypothesis deadline counts that one-off cost."""
+    scan("")
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handlers.monitor import normalise, tokenindex
 from handlers.monitor.matcher import Match, Matcher, highlight_spans
 from handlers.monitor.normalise import NormalisedPost
 from handlers.monitor.post import Author, Post
 from handlers.monitor.query import Query, QueryError, parse_query
+from handlers.monitor.scan import fold, scan_python
 
 WORDS = ["lockbit", "lock", "bit", "ransomware", "leak", "атака", "勒索", "软件", "فدية", "test", "cve"]
 FIELDS = ["#leak", "#apt", "@alice", "from:bob", "source:mastodon", "lang:en", "domain:example.com",
@@ -72,9 +75,19 @@ def _valid(texts: list[str]) -> dict[int, Query]:
     return watches
 
 
-@settings(max_examples=100, deadline=None)
+@pytest.fixture(params=["c", "python"])
+def scan_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The matcher with the C scan (when compiled) and as it runs without it."""
+    if request.param == "python":
+        monkeypatch.setattr(normalise, "scan", lambda text: scan_python(text if text.isascii() else fold(text)))
+        monkeypatch.setattr(tokenindex, "tokens_in", None)
+        monkeypatch.setattr(tokenindex, "token_set", None)
+    return str(request.param)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(queries(), min_size=1, max_size=30), st.lists(posts(), min_size=1, max_size=8))
-def test_matcher_agrees_with_naive_evaluation(texts: list[str], sample: list[Post]) -> None:
+def test_matcher_agrees_with_naive_evaluation(scan_mode: str, texts: list[str], sample: list[Post]) -> None:
     watches = _valid(texts)
     matcher = Matcher()
     matcher.add_many((wid, q, None) for wid, q in watches.items())

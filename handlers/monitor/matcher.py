@@ -2,11 +2,11 @@
 
 Each watch is indexed under a few *anchor* terms, at least one of which must be present for the watch to match
 (for an AND, the anchors of its rarest-looking child; for an OR, the union of its children's). The anchor text
-terms of all watches go into one Aho-Corasick automaton over the post's padded token text (" lock bit "), so a
-single pass finds them, word boundaries included; field terms (hashtag, author, source, language, domain) are
-dictionary look-ups. Only the watches anchored on a present term are evaluated, with their other text terms
-checked as substrings of the token text. Watches with no possible anchor (only regular expressions, say) are
-evaluated on every post.
+terms of all watches go into one token index (tokenindex.py): a single pass over the post's tokens finds those
+present, word boundaries included, at the same cost whatever their number. Field terms (hashtag, author,
+source, language, domain) are dictionary look-ups. Only the watches anchored on a present term are
+evaluated, with their other text terms checked as substrings of the token text. Watches with no possible anchor
+(only regular expressions, say) are evaluated on every post.
 
 Changes are copy-on-write: a large immutable base engine plus a small delta engine for recent additions and a
 set of base watches since removed or replaced. Every change builds new engines off to the side and swaps one
@@ -19,18 +19,16 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from operator import itemgetter
-
-import ahocorasick
+from typing import NamedTuple
 
 from handlers.monitor.highlight import highlight_spans
 from handlers.monitor.normalise import NormalisedPost, fold_name
 from handlers.monitor.post import Post
 from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermKind, compiled_regex
+from handlers.monitor.tokenindex import TokenIndex
 
 __all__ = ["Match", "Matcher", "highlight_spans"]
 
-_second = itemgetter(1)
 _NONE: frozenset[int] = frozenset()
 _Test = Callable[[set[int], str, Callable[[int], bool]], bool]
 
@@ -44,8 +42,7 @@ _FIELD_COST = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
     """A watch that matched a post, with the terms found (for highlighting)."""
 
     watch_id: int
@@ -61,11 +58,13 @@ class _Watch:
     sources: frozenset[str] | None
     test: _Test | None  # None: the anchor alone decides
     report: tuple[tuple[int, str | None, str], ...]  # (term id, needle of a text term, label) per positive term
+    labels: tuple[str, ...]  # of the positive terms (the matched terms when `test` is None)
+    regex: bool  # the query has regular expressions
     term_ids: tuple[int, ...]  # every term of the query (query terms are distinct)
 
 
 class _Engine:
-    """An immutable compiled set of watches: automaton, field look-ups and anchor index."""
+    """An immutable compiled set of watches: token index, field look-ups and anchor index."""
 
     def __init__(
         self, watches: Iterable[_Watch], terms: dict[Term, int], by_id: dict[int, Term], usage: dict[int, int]
@@ -85,22 +84,19 @@ class _Engine:
         self.anchors = {tid: tuple(ws) for tid, ws in anchors.items()}
         self.anchor_ids = frozenset(anchors)
         self.always = tuple(always)
-        self.automaton: ahocorasick.Automaton | None = None
         self.regexes: dict[int, str] = {}
         fields: dict[TermKind, dict[str, int]] = {kind: {} for kind in _FIELD_COST}
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        texts: list[tuple[str, int]] = []
         for tid in used:
             term = by_id[tid]
             if term.kind is TermKind.TEXT:
                 if tid in anchors:  # other text terms are checked on the few candidate watches only
-                    automaton.add_word(term.needle, tid)
+                    texts.append((term.needle, tid))
             elif term.kind is TermKind.REGEX:
                 self.regexes[tid] = term.value
             else:
                 fields[term.kind][term.value] = tid
-        if len(automaton):
-            automaton.make_automaton()
-            self.automaton = automaton
+        self.texts = TokenIndex(texts) if texts else None
         self.tags, self.authors, self.domains = fields[TermKind.TAG], fields[TermKind.AUTHOR], fields[TermKind.DOMAIN]
         self.sources, self.langs = fields[TermKind.SOURCE], fields[TermKind.LANG]
         self.has_fields = any(fields.values())
@@ -108,52 +104,58 @@ class _Engine:
     def __len__(self) -> int:
         return len(self.watches)
 
-    def present(self, post: NormalisedPost) -> set[int]:
-        """Ids of the anchor text terms and the field terms occurring in the post."""
-        found = set(map(_second, self.automaton.iter(post.text))) if self.automaton is not None else set()
-        if self.has_fields:  # a few dictionary look-ups, written out: this runs for every post
-            if self.tags:
-                for key in post.tags:
-                    if key in self.tags:
-                        found.add(self.tags[key])
-            if self.authors:
-                for key in post.authors:
-                    if key in self.authors:
-                        found.add(self.authors[key])
-            if self.domains:
-                for key in post.domains:
-                    if key in self.domains:
-                        found.add(self.domains[key])
-            if self.langs:
-                for key in post.langs:
-                    if key in self.langs:
-                        found.add(self.langs[key])
-            if post.source in self.sources:
-                found.add(self.sources[post.source])
-        return found
-
     def match(self, post: NormalisedPost, skip: frozenset[int]) -> list[Match]:
         """The watches of this engine matching the post."""
-        present = self.present(post)
+        # The anchor text terms and the field terms present: a few look-ups, written out (this runs per post).
+        present = self.texts.found(post) if self.texts is not None else set()
+        if self.has_fields:
+            tags, authors, domains, langs = self.tags, self.authors, self.domains, self.langs
+            if tags:
+                for key in post.tags:
+                    if key in tags:
+                        present.add(tags[key])
+            if authors:
+                for key in post.authors:
+                    if key in authors:
+                        present.add(authors[key])
+            if domains:
+                for key in post.domains:
+                    if key in domains:
+                        present.add(domains[key])
+            if langs:
+                for key in post.langs:
+                    if key in langs:
+                        present.add(langs[key])
+            if post.source in self.sources:
+                present.add(self.sources[post.source])
+        if not present and not self.always:
+            return []
         hits = present & self.anchor_ids
         if not hits and not self.always:
             return []
-        candidates = set(self.always)
-        for tid in hits:
-            candidates.update(self.anchors[tid])
-        regex = _RegexCheck(self.regexes, post) if self.regexes else _no_regex
+        if len(hits) == 1 and not self.always:  # the usual case: one anchor's watches, no set to build
+            candidates: Iterable[_Watch] = self.anchors[next(iter(hits))]
+        else:
+            candidates = set(self.always)
+            for tid in hits:
+                candidates.update(self.anchors[tid])
+        regex: Callable[[int], bool] = _no_regex
         text = post.text
         matches = []
         for watch in candidates:
             if (watch.sources is not None and post.source not in watch.sources) or watch.id in skip:
                 continue
-            if watch.test is None or watch.test(present, text, regex):
-                terms = tuple(
-                    label
-                    for tid, needle, label in watch.report
-                    if (needle in text if needle else tid in present or (tid in self.regexes and regex(tid)))
-                )
-                matches.append(Match(watch.id, terms))
+            if watch.test is None:  # one term, the anchor that is present
+                matches.append(tuple.__new__(Match, (watch.id, watch.labels)))
+                continue
+            if watch.regex and regex is _no_regex:  # a query with regular expressions: run them lazily
+                regex = _RegexCheck(self.regexes, post)
+            if watch.test(present, text, regex):
+                terms = []
+                for tid, needle, label in watch.report:
+                    if tid in present or (needle in text if needle else tid in self.regexes and regex(tid)):
+                        terms.append(label)
+                matches.append(tuple.__new__(Match, (watch.id, tuple(terms))))
         return matches
 
 
@@ -252,7 +254,7 @@ class Matcher:
         if state.delta.watches:
             matches += state.delta.match(post, _NONE)
         if len(matches) > 1:
-            matches.sort(key=_watch_id)
+            matches.sort()
         return matches
 
     def _forget(self, watch_id: int) -> bool:
@@ -298,12 +300,10 @@ class Matcher:
             report=tuple(
                 (ids[t], t.needle if t.kind is TermKind.TEXT else None, str(t)) for t in query.positive
             ),
+            labels=tuple(str(t) for t in query.positive),
+            regex=any(t.kind is TermKind.REGEX for t in query.terms),
             term_ids=tuple(ids[t] for t in query.terms),
         )
-
-
-def _watch_id(match: Match) -> int:
-    return match.watch_id
 
 
 def _term_cost(term: Term, watches_using: int) -> int:

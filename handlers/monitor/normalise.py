@@ -6,78 +6,30 @@ import contextlib
 import re
 import unicodedata
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
+
+from handlers.monitor.scan import TABLE_END, TRANSLATE, UNSPACED_CLASS, fold, scan, word_prefix
 
 if TYPE_CHECKING:
     from handlers.monitor.post import Post
 
-# Scripts written without spaces between words: each character is its own token, so terms in them match
-# as substrings (CJK ideographs, kana, Hangul, Thai, Lao, Myanmar, Khmer).
-_UNSPACED_CLASS = (
-    "[\u0e00-\u0e7f\u0e80-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff"
-    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
-)
-_UNSPACED = re.compile(_UNSPACED_CLASS)
-_UNSPACED_GAP = re.compile(f"(?<={_UNSPACED_CLASS}) (?={_UNSPACED_CLASS})")
-_MARKS = {"Mn", "Mc", "Me"}
-_TABLE_END = 0x20000  # planes 0-1 (emoji included); rarer characters beyond count as word characters
+__all__ = [
+    "NormalisedPost", "display_tokens", "fold", "fold_host", "fold_lang", "fold_name", "fold_source", "handle_keys",
+    "host_keys", "is_word", "lang_keys", "token_spans", "token_text", "tokens", "valid_host", "valid_lang",
+    "word_prefix",
+]
 
+_UNSPACED_GAP = re.compile(f"(?<={UNSPACED_CLASS}) (?={UNSPACED_CLASS})")
 
-def _char_table() -> list[int | str]:
-    """`str.translate` table: a word character (letter, digit, `_`, combining mark) maps to itself, a
-    separator to a space, a character of an unspaced script to itself between spaces."""
-    table: list[int | str] = []
-    for cp in range(_TABLE_END):
-        ch = chr(cp)
-        if _UNSPACED.match(ch):
-            table.append(f" {ch} ")
-        elif ch.isalnum() or ch == "_" or unicodedata.category(ch) in _MARKS:
-            table.append(cp)
-        else:
-            table.append(" ")
-    return table
-
-
-_TABLE = _char_table()
-
-
-def _is_separator(ch: str) -> bool:
-    cp = ord(ch)
-    return cp < _TABLE_END and _TABLE[cp] == " "
-
-
-# ASCII fast path: one byte table lower-cases letters and turns everything but [a-z0-9_] into a space.
-_ASCII_TABLE = bytes(ord(ch.lower()) if _TABLE[ord(ch)] != " " else ord(" ") for ch in map(chr, range(128))) + bytes(
-    range(128, 256)
-)
-
-_HASHTAG = re.compile(r"#([^\s#]+)")  # the character before the `#` is checked separately (faster)
-_URL_HOST = re.compile(r"://([\w.:@\[\]%-]+)")  # preceded by http or https, checked separately
-_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//([^/?#\s]+)", re.IGNORECASE)
+_HOST = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//([^/?#\s]+)")
 _LANG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*$")
-
-
-def fold(text: str) -> str:
-    """NFKC + casefold (applied so the result is stable under both)."""
-    if text.isascii():
-        return text.lower()
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`; characters of unspaced scripts are one token each."""
-    return fold(text).translate(_TABLE).split()
-
-
-def word_prefix(text: str) -> str:
-    """The leading run of word characters of `text` (any script)."""
-    if text.isalnum():
-        return text
-    for i, ch in enumerate(text):
-        if _is_separator(ch):
-            return text[:i]
-    return text
+    return fold(text).translate(TRANSLATE).split()
 
 
 def is_word(text: str) -> bool:
@@ -89,7 +41,7 @@ def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """The tokens of already folded text with their (start, end), split exactly as `tokens` splits."""
     start = -1
     for i, ch in enumerate(folded):
-        kind = _TABLE[ord(ch)] if ord(ch) < _TABLE_END else 0
+        kind = TRANSLATE[ord(ch)] if ord(ch) < TABLE_END else 0
         if isinstance(kind, int):  # a word character
             if start < 0:
                 start = i
@@ -105,9 +57,7 @@ def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
 
 def token_text(text: str) -> str:
     """`text` as space-padded folded tokens (" lock bit 3 0 "): a term occurs iff its token text is a substring."""
-    if text.isascii():
-        return b" ".join(text.encode().translate(_ASCII_TABLE).split()).join((b" ", b" ")).decode()
-    return " " + " ".join(fold(text).translate(_TABLE).split()) + " "
+    return scan(text)[0]
 
 
 def display_tokens(value: str) -> str:
@@ -170,44 +120,12 @@ def lang_keys(lang: str | None) -> frozenset[str]:
     return frozenset({folded, folded.split("-", 1)[0]})
 
 
-@lru_cache(maxsize=8192)
 def handle_keys(handle: str | None) -> tuple[str, ...]:
     """An author's handle and, for `user@instance` handles, the bare user name."""
     if not handle:
         return ()
-    folded = fold_name(handle)
-    return (folded, folded.split("@", 1)[0]) if "@" in folded else (folded,)
-
-
-def text_hashtags(text: str) -> list[str]:
-    """Hashtags written in the text (`#LockBit` → `lockbit`)."""
-    if "#" not in text:
-        return []
-    tags = []
-    for found in _HASHTAG.finditer(text):
-        start = found.start()
-        if start and (text[start - 1] == "&" or not _is_separator(text[start - 1])):
-            continue  # inside a word or an HTML entity (`&#39;`), not a hashtag
-        tag = word_prefix(fold(found.group(1)))
-        if tag:
-            tags.append(tag)
-    return tags
-
-
-def text_hosts(text: str) -> list[str]:
-    """Hosts of the http(s) URLs written in the text."""
-    if "://" not in text:
-        return []
-    hosts = []
-    for found in _URL_HOST.finditer(text):
-        start = found.start()
-        for scheme in ("https", "http"):
-            begin = start - len(scheme)
-            if begin >= 0 and text[begin:start].lower() == scheme:
-                if begin == 0 or _is_separator(text[begin - 1]):
-                    hosts.append(found.group(1))
-                break
-    return hosts
+    folded = handle.strip().lower().lstrip("@#") if handle.isascii() else fold_name(handle)
+    return (folded, folded.partition("@")[0]) if "@" in folded else (folded,)
 
 
 class NormalisedPost(NamedTuple):
@@ -215,33 +133,45 @@ class NormalisedPost(NamedTuple):
 
     text: str  # token text of title + body
     raw: str  # title + body as given; `regex_text` is what regular expressions see
-    tags: set[str]
+    tags: AbstractSet[str]
     authors: tuple[str, ...]
     source: str
     langs: frozenset[str]
-    domains: set[str]
+    domains: AbstractSet[str]
+    hashes: bytes  # a 64-bit hash per token of `text` (empty without the C scan), for the token filter
 
     @classmethod
     def of(cls, post: Post) -> NormalisedPost:
         """Normalise a post."""
-        full = f"{post.title}\n{post.text}" if post.title else post.text
-        tags = {fold_name(t) for t in post.hashtags} if post.hashtags else set()
-        if "#" in full:
-            tags.update(text_hashtags(full))
-        domains: set[str] = set()
-        if post.urls or "://" in full:
-            hosts = {_url_host(url) for url in post.urls}
-            hosts.update(text_hosts(full))
-            for host in hosts:
-                domains |= host_keys(host)
-        fields = (token_text(full), full, tags, handle_keys(post.author.handle), fold_source(post.source),
-                  lang_keys(post.lang), domains)
+        title = post.title
+        full = f"{title}\n{post.text}" if title else post.text
+        text, found_tags, found_hosts, hashes = scan(full)
+        if post.hashtags:
+            tags = {fold_name(t) for t in post.hashtags}
+            tags.update(found_tags)
+        else:
+            tags = frozenset(found_tags)
+        urls = post.urls
+        domains = _domains(urls, found_hosts) if urls or found_hosts else _NONE
+        fields = (text, full, tags, handle_keys(post.author.handle), fold_source(post.source),
+                  lang_keys(post.lang), domains, hashes)
         return tuple.__new__(cls, fields)
 
     @property
     def regex_text(self) -> str:
         """Title + body in NFKC form, for regular expressions."""
         return self.raw if self.raw.isascii() else unicodedata.normalize("NFKC", self.raw)
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _domains(urls: list[str], hosts: tuple[str, ...]) -> AbstractSet[str]:
+    """The hosts of the post's URLs and of the URLs in its text, with their parent domains."""
+    domains: set[str] = set()
+    for host in {*hosts, *map(_url_host, urls)}:
+        domains |= host_keys(host)
+    return domains
 
 
 def _url_host(url: str) -> str:
