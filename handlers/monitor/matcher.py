@@ -58,7 +58,7 @@ class _Watch:
     sources: frozenset[str] | None
     test: _Test | None  # None: the anchor alone decides
     report: tuple[tuple[int, str | None, str], ...]  # (term id, needle of a text term, label) per positive term
-    labels: tuple[str, ...]  # of the positive terms (the matched terms when `test` is None)
+    match: Match  # the match when `test` is None: one term, the anchor
     regex: bool  # the query has regular expressions
     term_ids: tuple[int, ...]  # every term of the query (query terms are distinct)
 
@@ -134,7 +134,8 @@ class _Engine:
         if not hits and not self.always:
             return []
         if len(hits) == 1 and not self.always:  # the usual case: one anchor's watches, no set to build
-            candidates: Iterable[_Watch] = self.anchors[next(iter(hits))]
+            (anchor,) = hits
+            candidates: Iterable[_Watch] = self.anchors[anchor]
         else:
             candidates = set(self.always)
             for tid in hits:
@@ -146,7 +147,7 @@ class _Engine:
             if (watch.sources is not None and post.source not in watch.sources) or watch.id in skip:
                 continue
             if watch.test is None:  # one term, the anchor that is present
-                matches.append(tuple.__new__(Match, (watch.id, watch.labels)))
+                matches.append(watch.match)
                 continue
             if watch.regex and regex is _no_regex:  # a query with regular expressions: run them lazily
                 regex = _RegexCheck(self.regexes, post)
@@ -300,7 +301,7 @@ class Matcher:
             report=tuple(
                 (ids[t], t.needle if t.kind is TermKind.TEXT else None, str(t)) for t in query.positive
             ),
-            labels=tuple(str(t) for t in query.positive),
+            match=Match(watch_id, tuple(str(t) for t in query.positive)),
             regex=any(t.kind is TermKind.REGEX for t in query.terms),
             term_ids=tuple(ids[t] for t in query.terms),
         )
@@ -338,15 +339,16 @@ def _trigger(node: Node, ids: dict[Term, int], usage: dict[int, int]) -> tuple[i
 
 
 def _expression(node: Node, ids: dict[Term, int], operands: tuple[list[int], list[str]]) -> str:
-    """Python source for a node over `p` (present field term ids), `t` (token text), `r` (regex check);
-    term ids go to `_i` and text-term needles to `_n`, so watches of the same shape share one code object."""
+    """Python source for a node over `p` (ids of the terms found present: fields, and the text terms the token
+    index found), `t` (token text), `r` (regex check); term ids go to `_i` and text-term needles to `_n`, so
+    watches of the same shape share one code object. A text term found by the index needs no substring search."""
     term_ids, needles = operands
     match node:
         case Leaf(term):
+            term_ids.append(ids[term])
             if term.kind is TermKind.TEXT:
                 needles.append(term.needle)
-                return f"(_n[{len(needles) - 1}] in t)"
-            term_ids.append(ids[term])
+                return f"(_i[{len(term_ids) - 1}] in p or _n[{len(needles) - 1}] in t)"
             slot = f"_i[{len(term_ids) - 1}]"
             return f"r({slot})" if term.kind is TermKind.REGEX else f"({slot} in p)"
         case Not(child):
