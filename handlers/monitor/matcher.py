@@ -66,6 +66,9 @@ class _Watch:
 class _Engine:
     """An immutable compiled set of watches: token index, field look-ups and anchor index."""
 
+    __slots__ = ("always", "anchor_ids", "anchors", "authors", "domains", "has_fields", "langs", "regexes", "sources",
+                 "tags", "texts", "watches")
+
     def __init__(
         self, watches: Iterable[_Watch], terms: dict[Term, int], by_id: dict[int, Term], usage: dict[int, int]
     ) -> None:

@@ -150,7 +150,7 @@ class NormalisedPost(NamedTuple):
             tags = {fold_name(t) for t in post.hashtags}
             tags.update(found_tags)
         else:
-            tags = frozenset(found_tags)
+            tags = frozenset(found_tags) if found_tags else _NONE
         urls = post.urls
         domains = _domains(urls, found_hosts) if urls or found_hosts else _NONE
         fields = (text, full, tags, handle_keys(post.author.handle), fold_source(post.source),
