@@ -95,6 +95,22 @@ opens_hashtag(const Text *t, Py_ssize_t i)
     return before != '&' && class_of(t, before) == SEPARATOR;
 }
 
+/* Append a new reference `item` (NULL: an error is set) to `*list`, creating the list on first use;
+ * 0, or -1 on error. */
+static int
+append_new(PyObject **list, PyObject *item)
+{
+    if (item == NULL)
+        return -1;
+    if (*list == NULL && (*list = PyList_New(0)) == NULL) {
+        Py_DECREF(item);
+        return -1;
+    }
+    int failed = PyList_Append(*list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
 /* Append the folded hashtag after the `#` at `i` to the scan's tags. */
 static int
 add_hashtag(const Text *t, Py_ssize_t i, Scan *s)
@@ -108,16 +124,7 @@ add_hashtag(const Text *t, Py_ssize_t i, Scan *s)
     }
     if (n == 0)
         return 0;
-    PyObject *tag = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s->scratch, n);
-    if (tag == NULL)
-        return -1;
-    if (s->tags == NULL && (s->tags = PyList_New(0)) == NULL) {
-        Py_DECREF(tag);
-        return -1;
-    }
-    int failed = PyList_Append(s->tags, tag);
-    Py_DECREF(tag);
-    return failed;
+    return append_new(&s->tags, PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s->scratch, n));
 }
 
 /* True when the character at `i` may be part of a URL's host (and port, user, IPv6 brackets). */
@@ -163,16 +170,7 @@ url_host_end(const Text *t, Py_ssize_t i)
 static int
 add_host(const Text *t, Py_ssize_t start, Py_ssize_t end, Scan *s)
 {
-    PyObject *host = PyUnicode_Substring(t->text, start, end);
-    if (host == NULL)
-        return -1;
-    if (s->hosts == NULL && (s->hosts = PyList_New(0)) == NULL) {
-        Py_DECREF(host);
-        return -1;
-    }
-    int failed = PyList_Append(s->hosts, host);
-    Py_DECREF(host);
-    return failed;
+    return append_new(&s->hosts, PyUnicode_Substring(t->text, start, end));
 }
 
 /* Scan the text into `s`: 1 when done, 0 when it holds a character that only unicodedata can fold
