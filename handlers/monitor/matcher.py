@@ -131,8 +131,6 @@ class _Engine:
                         present.add(langs[key])
             if post.source in self.sources:
                 present.add(self.sources[post.source])
-        if not present and not self.always:
-            return []
         hits = present & self.anchor_ids
         if not hits and not self.always:
             return []
