@@ -4,7 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test soak bench lint clean
+# The date-bomb guard: the tests whose code meets the clock (monitoring, alerts, digests, signals,
+# retention, cases, caches, imports, analyses) run again with every clock moved years ahead.
+TRAVEL_TO ?= 2030-01-01
+TIME_SENSITIVE := tests/test_watch_*.py tests/test_digest.py tests/test_outbox.py tests/test_pipeline.py \
+	tests/test_governance.py tests/test_cases*.py tests/test_investigate_*.py tests/test_lookup_cache.py \
+	tests/test_imports.py tests/test_analysis_*.py tests/test_telegram_e2e.py tests/test_clock_travel.py
+
+.PHONY: run test test-travel soak bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +25,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-travel
+
+test-travel: $(STAMP)
+	SOCMINT_TEST_TRAVEL=$(TRAVEL_TO) $(BIN)/python -m pytest $(TIME_SENSITIVE)
 
 soak: $(STAMP)
 	SOCMINT_SOAK=1 $(BIN)/python -m pytest tests/reliability -m "soak or not soak"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,11 @@ import pytest
 
 from handlers.monitor.scan import scan
 from tests.harness import BotHarness
+
+if os.environ.get("SOCMINT_TEST_TRAVEL"):  # the date-bomb guard (`make test-travel`): this process and its children
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent / "travel"),
+                                                             os.environ.get("PYTHONPATH")]))
+    importlib.import_module("tests.travel.sitecustomize")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -21,7 +27,7 @@ def _scan_table() -> None:
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
-        if key.startswith("SOCMINT_"):
+        if key.startswith("SOCMINT_") and key != "SOCMINT_TEST_TRAVEL":
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.surfaces.telegram import TelegramSurface
@@ -32,15 +33,16 @@ async def test_alerts_reach_telegram_once_through_a_rate_limit(tmp_path: Path) -
             assert "Watch 1" in fake.visible(added)
 
             fake.fail_rate_limit("sendMessage", retry_after=1)
-            result = await monitor.ingest([make_post("1", HOSTILE, author="mallory"),
-                                           make_post("2", "nothing relevant in this one")])
+            now = datetime.now(UTC)  # this bot runs on the real clock: only recent posts are alerted
+            result = await monitor.ingest([make_post("1", HOSTILE, author="mallory", at=now),
+                                           make_post("2", "nothing relevant in this one", at=now)])
             assert result.alerts == 1
             calls = await fake.wait_for("sendMessage", 2, chat_id=OWNER)  # the /watch reply and the alert
             alert = calls[-1]
             assert 'LockBit <b>owned</b> & <a href="javascript:x">this</a> @everyone' in fake.visible(alert)
             assert "<b>LockBit</b>" in alert.params["text"]  # the matched term is highlighted, the rest inert
             assert [c.status for c in fake.calls_to("sendMessage", ok_only=False)][-2:] == [429, 200]
-            await monitor.ingest([make_post("1", HOSTILE, author="mallory")])  # polled again
+            await monitor.ingest([make_post("1", HOSTILE, author="mallory", at=now)])  # polled again
             assert await monitor.outbox.drain() == 0
             assert len(fake.sent(OWNER)) == 2
         finally:

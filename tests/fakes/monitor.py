@@ -17,7 +17,7 @@ from tests.harness import BotHarness, RecordingSurface
 if TYPE_CHECKING:
     from handlers.monitor.engine import Monitor
 
-T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # the instant of tests that inject a `Clock`; never the real now
 
 
 class Clock:
@@ -38,6 +38,7 @@ def make_post(
     source_id: str, text: str, *, source: str = "fake", author: str = "alice", at: datetime = T0,
     score: int = 0, url: str | None = None, title: str | None = None,
 ) -> Post:
+    """A post stamped at T0 by default: a test whose bot runs on the real clock passes `at` relative to now."""
     return Post(source=source, source_id=source_id, text=text, created_at=at, author=Author(author, author),
                 url=url or f"https://fake.example/{source_id}", title=title,
                 engagement={"points": score} if score else {})
