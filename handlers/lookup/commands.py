@@ -68,7 +68,7 @@ async def cve_cmd(ctx: Context, id: str) -> Reply:
     return await lookup_cve(start(ctx), id)
 
 
-_HASH_KINDS = {"MD5": IOCKind.MD5, "SHA-1": IOCKind.SHA1, "SHA-256": IOCKind.SHA256}
+_HASH_KINDS = {"MD5": IOCKind.MD5, "SHA-1": IOCKind.SHA1, "SHA-256": IOCKind.SHA256, "SHA-512": IOCKind.SHA512}
 
 
 async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
