@@ -27,7 +27,8 @@ _IOC_KINDS = {
     IOCKind.URL: EntityKind.URL, IOCKind.DOMAIN: EntityKind.DOMAIN, IOCKind.IPV4: EntityKind.IP,
     IOCKind.IPV6: EntityKind.IP, IOCKind.EMAIL: EntityKind.EMAIL, IOCKind.MD5: EntityKind.HASH,
     IOCKind.SHA1: EntityKind.HASH, IOCKind.SHA256: EntityKind.HASH, IOCKind.SHA512: EntityKind.HASH,
-    IOCKind.CVE: EntityKind.CVE,
+    IOCKind.CVE: EntityKind.CVE, IOCKind.BTC: EntityKind.WALLET, IOCKind.ETH: EntityKind.WALLET,
+    IOCKind.XMR: EntityKind.WALLET,
 }
 
 
