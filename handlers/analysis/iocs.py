@@ -7,16 +7,18 @@ addresses, hashes, CVEs, IPv6, IPv4, bitcoin and monero addresses, domains.
 - URLs: `http(s)`, `ftp(s)`, `sftp`, `tcp`, `udp`, `ws(s)` with a host that is a real domain or an IP;
   also a domain or IP directly followed by a path (`evil[.]com/gate.php` → `http://evil.com/gate.php`).
   A URL ends at white space, `<>"\\` and Unicode quotes or brackets (`“”‘’«»「」【】（）＜＞`…); at a
-  quote matching the one just before it (`('https://a/x')`); at a Markdown `](` (so the target of
-  `[https://a](https://b)` is read too). Trailing `.,;:!?*'"` and unbalanced closing `)]}` are dropped,
-  so `(see https://a.com/x_(y))` keeps its balanced pair. Scheme and host are lower-cased. The host is
-  reported too, and the percent-decoded path and query are read again for what they carry (a hash in a
-  VirusTotal link, a redirect target in `?url=`); a name in the last path segment is a file, not a domain.
+  quote matching the one just before it (`('https://a/x')`); at a `]` after the host that closes no `[`
+  of its own (so the target of a Markdown `[https://a](https://b)` is read too). Trailing `.,;:!?*'"`
+  and unbalanced closing `)]}` are dropped, so `(see https://a.com/x_(y))` keeps its balanced pair.
+  Scheme and host are lower-cased. The host is reported too, and the percent-decoded path and query
+  are read again for what they carry (a hash in a VirusTotal link, a redirect target in `?url=`); a
+  name in the last path segment is a file, not a domain.
 - Domains: the last label must be a top-level domain of the Public Suffix List (`handlers.lookup.tlds`).
   TLDs that are also file extensions (`.zip`, `.py`, `.md`, …) count only when the name was defanged,
   sits in a URL or e-mail, or follows a word such as "domain", "C2", "host" or "server" — so `setup.py` is
   a file and `evil[.]zip` a domain. Also skipped unless defanged: product names (`ASP.NET`), method calls
-  (`self.name`, `foo.bar(`), and a missing space after a full stop (`it.Now`, a title-case TLD).
+  (`self.name`, `foo.bar(`), handles (`@alice.bsky.social`) and a missing space after a full stop
+  (`it.Now`, a title-case TLD).
 - E-mail addresses, their domain reported as a domain too; an IP literal (`a@[10.0.0.1]`) gives the IP
   (unbracketed, `root@10.0.0.5` is a login: only the IP is reported).
   `@user@instance.social` is a fediverse handle, not an e-mail.
