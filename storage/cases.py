@@ -132,6 +132,15 @@ def add_tag(session: Session, found: CaseEntity, tag: str) -> bool:
     return True
 
 
+def remove_tag(session: Session, found: CaseEntity, tag: str) -> bool:
+    """Take a tag off an entity; whether it had it."""
+    if tag not in found.tags:
+        return False
+    found.tags = [t for t in found.tags if t != tag]
+    session.add(found)
+    return True
+
+
 def add_note(session: Session, case: Case, text: str, by: str, now: datetime) -> CaseNote:
     note = CaseNote(case_id=case.id or 0, text=text, by=by, at=now)
     session.add(note)

@@ -43,6 +43,24 @@ def persona_times(offset_h: int, n: int, seed: int, days: int = 40) -> list[date
     return sorted(out)
 
 
+def sleeper_times(offset_min: int, n: int, seed: int, noise: float = 0.0, days: int = 40) -> list[datetime]:
+    """Post times, to the minute, of someone asleep 23:00–07:00 local at UTC+offset_min minutes.
+
+    A share `noise` of the posts falls at any time of day (insomnia, scheduled posts).
+    """
+    rng = random.Random(seed)
+    weights = [0, 0, 0, 0, 0, 0, 0, 3, 6, 8, 7, 6, 6, 5, 5, 6, 7, 8, 9, 9, 7, 4, 3, 0]
+    out = []
+    for _ in range(n):
+        day = rng.randrange(days)
+        if rng.random() < noise:
+            minute = rng.randrange(24 * 60)
+        else:
+            minute = rng.choices(range(24), weights)[0] * 60 + rng.randrange(60)
+        out.append(EPOCH + timedelta(days=day, minutes=minute - offset_min))
+    return sorted(out)
+
+
 WORDS = [
     "patch",
     "update",

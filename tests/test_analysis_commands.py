@@ -159,9 +159,24 @@ async def test_sentiment_of_an_account(abot: BotHarness) -> None:
     await store(abot, posts)
     reply = (await abot.run("/sentiment carol"))[-1]
     text = reply.plain_text()
-    assert "40 posts" in text and "20 negative, 20 positive" in text
+    assert "40 posts scored" in text and "20 negative, 20 positive" in text
     assert "Most negative" in text and "terrible" in text
     assert_png(reply.attachments[0].data)
+
+
+async def test_sentiment_says_how_many_posts_were_not_scored(abot: BotHarness) -> None:
+    texts = ["this is terrible, awful and hateful", "Это ужасно, я ненавижу это", "这太糟糕了，我讨厌它",
+             "I love this, wonderful work"]
+    await store(abot, [post("olga", EPOCH + timedelta(hours=i), texts[i % 4], sid=f"o{i}") for i in range(40)])
+    reply = (await abot.run("/sentiment olga"))[-1]
+    text = reply.plain_text()
+    assert "20 posts scored" in text and "10 negative, 10 positive" in text
+    assert "20 not scored (ru 10, zh 10)" in text and "VADER reads English only" in text
+    assert "Это" not in text and "这" not in text  # never listed among the most negative or positive
+
+    await store(abot, [post("ivan", EPOCH + timedelta(hours=i), "Это ужасно", sid=f"i{i}") for i in range(5)])
+    text = await abot.text("/sentiment ivan")
+    assert "none of the 5 posts could be scored; 5 not scored (ru 5)" in text
 
 
 async def test_iocs_with_csv_and_stix(abot: BotHarness) -> None:

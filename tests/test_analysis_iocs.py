@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.analysis.iocs import IOC, IOCKind, extract_iocs, refang
+from handlers.analysis.iocs import IOC, IOCKind, extract_iocs
+from handlers.lookup.defang import refang_marked
 
 K = IOCKind
 CORPUS: list[tuple[str, set[IOC]]] = [
@@ -17,7 +18,8 @@ CORPUS: list[tuple[str, set[IOC]]] = [
     ("beacons to 185.220.101[.]4 and 45.9.148.12.", {IOC(K.IPV4, "185.220.101.4"), IOC(K.IPV4, "45.9.148.12")}),
     (
         "contact ops[at]leak-site(dot)onion or admin@corp.example.com",
-        {IOC(K.EMAIL, "ops@leak-site.onion"), IOC(K.EMAIL, "admin@corp.example.com")},
+        {IOC(K.EMAIL, "ops@leak-site.onion"), IOC(K.EMAIL, "admin@corp.example.com"),
+         IOC(K.DOMAIN, "leak-site.onion"), IOC(K.DOMAIN, "corp.example.com")},
     ),
     (
         "sample md5 44d88612fea8a8f36de82e1278abb02f sha1 3395856ce81f2b7382dee72602f798b642f14140",
@@ -62,7 +64,7 @@ def test_every_negative_line_yields_nothing() -> None:
 
 
 def test_refang_marks_where_it_changed_the_text() -> None:
-    text, marks = refang("a[.]b hxxp://x")
+    text, marks = refang_marked("a[.]b hxxp://x")
     assert text == "a.b http://x"
     assert marks == [1, 4]
 
@@ -70,6 +72,40 @@ def test_refang_marks_where_it_changed_the_text() -> None:
 def test_defanged_fileish_tld_counts_but_plain_file_name_does_not() -> None:
     assert extract_iocs("evil[.]zip") == [IOC(K.DOMAIN, "evil.zip")]
     assert extract_iocs("evil.zip") == []
+
+
+def test_one_refang_serves_lookups_cases_and_extraction() -> None:
+    from handlers.cases import entities as ent
+    from handlers.lookup.detect import detect
+
+    for written in ("hxxps[://]evil[.]com/a", "hXXps://evil[dot]com/a", "https://evil\\.com/a", "fxp://evil[.]com/a"):
+        scheme = "ftp" if written.startswith("fxp") else "https"
+        url = f"{scheme}://evil.com/a"
+        assert detect(written).value == url, written
+        assert ent.parse(written).value == url, written
+        assert IOC(K.URL, url) in extract_iocs(f"seen {written} today"), written
+
+
+def test_tlds_come_from_the_public_suffix_list_without_the_network(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    from handlers.lookup import tlds
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the suffix list must not be fetched")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    tlds._tlds.cache_clear()
+    found = extract_iocs("a.sbs b.download c.youtube d.tl report.pdf e.local")
+    assert {i.value for i in found} == {"a.sbs", "b.download", "c.youtube", "d.tl"}
+
+
+def test_ipv6_and_sha512_and_monero_are_typed() -> None:
+    sha512 = ("be688838ca8686e5c90689bf2ab585cef1137c999b48c70b92f67a5c34dc15697b5d11c982ed6d71be1e1e7f7b4e07"
+              "33884aa97c3f7a339a8ed03577cf74be09")
+    xmr = "496aKKdqF1xQSSEzw7wNrkZkDUsCD5cSmNCfVhVgEps52WERBcLDGzdF5UugmFoHMm9xRJdewvK2TFfAJNwEV25rTcVF5Vp"
+    found = extract_iocs(f"c2 2001:0db8:0000::0001 drop {sha512} pay {xmr}")
+    assert found == sorted([IOC(K.IPV6, "2001:db8::1"), IOC(K.SHA512, sha512), IOC(K.XMR, xmr)])
 
 
 def test_eth_address_is_not_also_a_sha1() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import numpy as np
+
 from handlers.analysis import sentiment
 from tests.analysis_data import EPOCH, assert_png
 
@@ -26,6 +28,34 @@ def series(surge: bool):
 def test_scores_have_the_right_sign() -> None:
     assert sentiment.score(CALM[0]) > sentiment.POSITIVE
     assert sentiment.score(ANGRY[0]) < sentiment.NEGATIVE
+
+
+def test_only_languages_vader_reads_are_scored() -> None:
+    texts = [
+        "This is terrible, I hate it",  # English
+        "Это ужасно, я ненавижу это",  # Russian
+        "这太糟糕了，我讨厌它",  # Chinese
+        "هذا فظيع، أنا أكره ذلك",  # Arabic
+        "Esto es terrible, lo odio",  # Spanish
+        "Das ist wirklich schlecht",  # German
+        "🔥🔥🔥",  # no words: VADER reads emoji
+        "ransomware gang leaks data",  # a few English keywords
+    ]
+    result = sentiment.scored(texts)
+    assert [bool(x) for x in result.scored] == [True, False, False, False, False, False, True, True]
+    assert result.values[0] < sentiment.NEGATIVE
+    assert result.unscored == {"ru": 1, "zh": 1, "ar": 1, "es": 1, "de": 1}
+    assert result.describe_unscored().startswith("5 not scored (")
+    assert sentiment.score("Это ужасно") is None
+
+
+def test_unscored_posts_are_left_out_of_buckets_and_surges() -> None:
+    times, values = series(surge=True)
+    mixed = values.copy()
+    mixed[::2] = float("nan")  # half the posts in a language VADER does not read
+    b = sentiment.bucketise(times, mixed)
+    assert int(b.counts.sum()) == len(values) // 2
+    assert sentiment.surge_in(times, np.full(len(times), np.nan)) is None
 
 
 def test_surge_found_only_when_planted() -> None:

@@ -137,6 +137,8 @@ async def test_scripted_investigation_exports_every_format(env: Env) -> None:
     assert any(e.kind == "cve" and e.attrs.get("known_exploited") is True for e in cve)
 
     await env.run("/case tag account:mastodon:mallory@infosec.example actor")
+    assert "makes it an Indicator" in await env.text("/case tag login.evil.com malicious")
+    await env.run("/case tag 44d88612fea8a8f36de82e1278abb02f malicious")
     await env.run("/case link account:mastodon:mallory@infosec.example related-to login.evil.com")
     await env.run(f"/case note Kit reuses {HOSTILE}")
     await env.run("/case note Registrar notified")
@@ -186,6 +188,10 @@ async def test_scripted_investigation_exports_every_format(env: Env) -> None:
     assert "[domain-name:value = 'login.evil.com']" in patterns
     assert "[file:hashes.'MD5' = '44d88612fea8a8f36de82e1278abb02f']" in patterns
     assert not any("93.184.215.14" in p for p in patterns)  # found by a pivot: observed, not an indicator
+    assert not any("login.evil.com/verify" in p for p in patterns)  # from the post but not marked malicious
+    observed = {ref for o in bundle.objects if o.type == "observed-data" for ref in o.object_refs}
+    url_ids = {o.id for o in bundle.objects if o.type == "url" and o.value == "https://login.evil.com/verify"}
+    assert url_ids and url_ids <= observed
     assert any(o.type == "relationship" and o.relationship_type == "indicates" for o in bundle.objects)
 
     graph = nx.read_gexf(io.BytesIO(exports["gexf"][1]))

@@ -20,6 +20,7 @@ async def test_cli_lists_and_exports_a_case(tmp_path: Path, monkeypatch: pytest.
     await bot.start()
     await bot.run("/case new CLI case")
     await bot.run("/case add Evil[.]com")
+    await bot.run("/case tag evil.com malicious")
     await bot.run("/case note handed to CTI")
     await bot.stop()
     monkeypatch.setenv("SOCMINT_DATABASE__URL", f"sqlite:///{tmp_path / 'test.db'}")

@@ -34,6 +34,10 @@ CHAT = ChatRef("telegram", -5001, ChatKind.GROUP)
     ("44D88612FEA8A8F36DE82E1278ABB02F", "hash", "44d88612fea8a8f36de82e1278abb02f"),
     ("cve-2021-44228", "cve", "CVE-2021-44228"),
     ("@Alice_99", "username", "alice_99"),
+    ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "wallet", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+    ("BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ", "wallet", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+    ("0x52908400098527886E0F7030069857D2E4169EE7", "wallet", "0x52908400098527886e0f7030069857d2e4169ee7"),
+    ("btc:3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "wallet", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"),
     ("account:Bluesky:@Alice.BSKY.social", "account", "bluesky:alice.bsky.social"),
     ("org:Acme, Inc.", "organisation", "acme inc"),
     ("person:  José   ÁLVAREZ ", "person", "josé álvarez"),
@@ -43,7 +47,8 @@ def test_parse_normalises_to_one_key(text: str, kind: str, key: str) -> None:
     assert (entity.kind.value, entity.key) == (kind, key)
 
 
-@pytest.mark.parametrize("text", ["???", "account:bluesky", "phone:12", "hash:xyz", "url:ftp//", "person:!!!"])
+@pytest.mark.parametrize("text", ["???", "account:bluesky", "phone:12", "hash:xyz", "url:ftp//", "person:!!!",
+                                  "btc:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", "wallet:alice"])
 def test_parse_rejects_what_is_not_an_entity(text: str) -> None:
     with pytest.raises(EntityError):
         ent.parse(text)
@@ -69,6 +74,7 @@ async def test_add_to_current_case_and_stix_actor_mapping(bot: BotHarness) -> No
     again = await add_to_current_case(bot.services, CHAT, [ent.parse("CRAB-LOGIN.com")], [], by="playbook")
     assert again is not None
     assert "tagged: actor" in await bot.text('/case tag "org:fancy crab" actor')
+    assert "tagged: malicious" in await bot.text("/case tag crab-login.com malicious")
 
     now = datetime(2026, 11, 28, tzinfo=UTC)
     bundle = await bot.services.db.run(lambda s: load(s, store.in_chat(s, "telegram", -5001, 1), now))
@@ -81,3 +87,52 @@ async def test_add_to_current_case_and_stix_actor_mapping(bot: BotHarness) -> No
     assert {"indicates", "related-to"} <= kinds
     rebuilt = {o.type: o for o in build(bundle).objects}
     assert rebuilt["indicator"].id == objects["indicator"].id  # a re-export updates the same objects
+
+
+def test_wallets_carry_their_currency_and_a_bad_checksum_stays_a_username() -> None:
+    xmr = "496aKKdqF1xQSSEzw7wNrkZkDUsCD5cSmNCfVhVgEps52WERBcLDGzdF5UugmFoHMm9xRJdewvK2TFfAJNwEV25rTcVF5Vp"
+    assert ent.parse(xmr).attrs == {"currency": "xmr", "chain": "monero"}
+    assert ent.parse("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").attrs["chain"] == "bitcoin"
+    assert ent.parse("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb").kind is EntityKind.USERNAME  # checksum fails
+
+
+async def test_stix_indicators_only_for_what_an_analyst_marked_malicious(bot: BotHarness) -> None:
+    await bot.run("/case new Ransom")
+    for item in ("ops@evil.com", "45.9.148.12", "44d88612fea8a8f36de82e1278abb02f", "2001:db8::7",
+                 "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "0x52908400098527886E0F7030069857D2E4169EE7"):
+        assert "Added to case" in await bot.text(f"/case add {item}")
+    await bot.run("/case tag 45.9.148.12 malicious")
+    await bot.run("/case tag bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq malicious")
+    await bot.run("/case tag 44d88612fea8a8f36de82e1278abb02f malicious")
+    assert "is tagged: no tags" in await bot.text("/case untag 44d88612fea8a8f36de82e1278abb02f malicious")
+    assert "was not tagged malicious" in await bot.text("/case untag ops@evil.com malicious")
+
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    bundle = await bot.services.db.run(lambda s: load(s, store.in_chat(s, "telegram", -5001, 1), now))
+    assert {e.kind for e in bundle.entities} == {"email", "ip", "hash", "wallet"}
+    parsed = stix2.parse(render(bundle).decode(), allow_custom=False)
+    indicators = {o.pattern: o for o in parsed.objects if o.type == "indicator"}
+    assert set(indicators) == {"[ipv4-addr:value = '45.9.148.12']",
+                               "[x-cryptocurrency-wallet:value = 'bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq']"}
+    assert all(i.indicator_types == ["malicious-activity"] for i in indicators.values())
+    scos = {o.id: o for o in parsed.objects if o.type in ("email-addr", "ipv4-addr", "ipv6-addr", "file")}
+    observed = {ref for o in parsed.objects if o.type == "observed-data" for ref in o.object_refs}
+    assert len(scos) == 4 and set(scos) <= observed  # everything seen is observed data, judged or not
+    based_on = [o for o in parsed.objects if o.type == "relationship" and o.relationship_type == "based-on"]
+    assert [r.source_ref for r in based_on] == [indicators["[ipv4-addr:value = '45.9.148.12']"].id]
+    report = next(o for o in parsed.objects if o.type == "report")
+    assert "1 wallet" in report.description  # the unmarked Ethereum address has no STIX object
+
+
+def test_a_post_files_crypto_addresses_as_wallets_not_usernames() -> None:
+    from handlers.cases.findings import from_post
+    from storage.models import StoredPost
+
+    row = StoredPost(id=7, source="telegram", source_id="9", created_at=datetime(2026, 1, 2, tzinfo=UTC),
+                     content_hash="h", text="pay 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa or "
+                                          "0x52908400098527886E0F7030069857D2E4169EE7, c2 2001:db8::7")
+    found = {(lk.dst.kind, lk.dst.key) for lk in from_post(row).links}
+    assert (EntityKind.WALLET, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa") in found
+    assert (EntityKind.WALLET, "0x52908400098527886e0f7030069857d2e4169ee7") in found
+    assert (EntityKind.IP, "2001:db8::7") in found
+    assert not any(kind is EntityKind.USERNAME for kind, _ in found)

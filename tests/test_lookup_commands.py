@@ -269,6 +269,27 @@ async def test_lookup_other_kinds(env: Env) -> None:
     assert "SHA-256 hash" in await env.text("/lookup " + "ab" * 32)
 
 
+async def test_lookup_of_a_wallet_shows_where_it_was_seen(env: Env) -> None:
+    from handlers.analysis.ioc_index import extract_and_store
+
+    now = env.bot.services.now()
+
+    def seed(session: Any) -> None:
+        post = _post("w1", "send BTC to BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ now", now - timedelta(days=1))
+        session.add(post)
+        session.flush()
+        extract_and_store(session, [post])
+
+    await env.bot.services.db.run(seed)
+    replies = await env.bot.run("/lookup bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")
+    text = replies[-1].plain_text()
+    assert "Detected: bitcoin address" in text and "Seen in collected posts (1 most recent)" in text
+    assert "Blockchain lookups" in text and "username" not in text
+    assert [b.command for row in replies[-1].button_rows for b in row][-1] == (
+        "/case add bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")
+    assert "ethereum address" in await env.text("/lookup 0x52908400098527886E0F7030069857D2E4169EE7")
+
+
 # limits and audit --------------------------------------------------------------
 async def test_per_user_rate_limit(tmp_path: Path) -> None:
     """Lookups are expensive commands: the router's per-user limit applies to them."""

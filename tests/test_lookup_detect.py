@@ -27,6 +27,9 @@ from handlers.lookup.detect import Kind, detect
          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("+44 20 7946 0958", Kind.PHONE, "+44 20 7946 0958"),
         ("(650) 253-0000", Kind.PHONE, "(650) 253-0000"),
+        ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", Kind.WALLET, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+        ("0x52908400098527886E0F7030069857D2E4169EE7", Kind.WALLET, "0x52908400098527886E0F7030069857D2E4169EE7"),
+        ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb", Kind.USERNAME, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb"),
         ("@some_user", Kind.USERNAME, "some_user"),
         ("john_smith.99", Kind.USERNAME, "john_smith.99"),
         ("two words here", Kind.UNKNOWN, "two words here"),
@@ -53,6 +56,10 @@ def test_detect_reports_defanged_input_and_hash_algorithm() -> None:
         ("user[at]evil[.]com", "user@evil.com"),
         ("fxp://files[.]evil[.]com", "ftp://files.evil.com"),
         ("evil\\.com", "evil.com"),
+        ("hxxps[://]evil[.]com", "https://evil.com"),
+        ("http:\\\\evil[.]com", "http://evil.com"),
+        ("10.10.10.]]]10", "10.10.10.10"),
+        ("evil [ . ] com", "evil.com"),
     ],
 )
 def test_refang(defanged: str, plain: str) -> None:

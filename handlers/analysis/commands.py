@@ -147,7 +147,9 @@ async def profile_cmd(ctx: Context, source: str, account: str) -> Reply:
             ("mentions", profile_analysis.counted([(f"@{m}", n) for m, n in report.mentions])),
             ("domains", profile_analysis.counted(report.domains)),
             ("languages", profile_analysis.counted(report.languages)),
-            ("mean sentiment", "—" if report.mean_sentiment is None else f"{report.mean_sentiment:+.2f} (VADER)"),
+            ("mean sentiment", ("—" if report.mean_sentiment is None else f"{report.mean_sentiment:+.2f} (VADER)")
+             + (f"; {report.sentiment_unscored}: a language VADER does not read" if report.sentiment_unscored
+                else "")),
             ("CVEs", profile_analysis.counted([(i.value, n) for i, n in report.cves])),
             ("IOCs", profile_analysis.counted([(f"{i.kind.value} {i.value}", n) for i, n in report.other_iocs[:8]])),
         ],
@@ -239,15 +241,17 @@ def _text_rows(session: Session, sel: Selection, limit: int) -> list[tuple[Any, 
 
 def _sentiment(rows: list[tuple[Any, ...]], label: str) -> tuple[Any, ...]:
     texts = [f"{title}\n{text}" if title else text for _, text, title, _, _ in rows]
-    values = sentiment.scores(texts)
-    b = sentiment.bucketise([r[0] for r in rows], values)
+    scores = sentiment.scored(texts)
+    if not scores.scored.any():
+        return scores, None, None, None
+    b = sentiment.bucketise([r[0] for r in rows], scores.values)
     surge = sentiment.negative_surge(b)
-    return values, b, surge, sentiment.chart(b, label, surge)
+    return scores, b, surge, sentiment.chart(b, label, surge)
 
 
 @commands.command(
     "sentiment",
-    "How posts feel over time (VADER), the most negative and positive, negative surges",
+    "How posts feel over time (VADER, English posts), the most negative and positive, negative surges",
     example="/sentiment 3",
     args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
     role=Role.ANALYST,
@@ -258,19 +262,28 @@ async def sentiment_cmd(ctx: Context, target: str) -> Reply:
     rows = await ctx.services.db.run(lambda s: _text_rows(s, sel, SENTIMENT_POSTS))
     if not rows:
         raise CommandError(f"No stored posts for {sel.label}.")
-    values, _buckets, surge, pic = await asyncio.to_thread(_sentiment, rows, sel.label)
-    neg = int((values <= sentiment.NEGATIVE).sum())
-    pos = int((values >= sentiment.POSITIVE).sum())
+    scores, _buckets, surge, pic = await asyncio.to_thread(_sentiment, rows, sel.label)
+    unscored = scores.describe_unscored()
+    not_read = f"{unscored}: VADER reads English only, and scoring other languages would call them neutral."
+    if pic is None:
+        return Reply.text(bold(f"Sentiment of {sel.label}: "), f"none of the {len(rows)} posts could be scored; ",
+                          not_read)
+    values = scores.values
+    kept = scores.kept
+    neg = int((values[kept] <= sentiment.NEGATIVE).sum())
+    pos = int((values[kept] >= sentiment.POSITIVE).sum())
     reply = Reply.text(
         bold(f"Sentiment of {sel.label}: "),
-        f"{len(rows)} posts, mean {values.mean():+.2f}; {neg} negative, {pos} positive, "
-        f"{len(rows) - neg - pos} neutral.",
+        f"{len(kept)} posts scored, mean {values[kept].mean():+.2f}; {neg} negative, {pos} positive, "
+        f"{len(kept) - neg - pos} neutral.",
     )
+    if unscored:
+        reply.para(not_read[0].upper() + not_read[1:])
     if surge:
         reply.para(bold("⚠️ Negative surge: "), surge.describe(), ".")
     else:
         reply.para("No negative surge (latest bucket within 2σ of its baseline, or too little data).")
-    order = values.argsort()
+    order = kept[values[kept].argsort()]
     for title, idx in (("Most negative", order[:3]), ("Most positive", order[::-1][:3])):
         items = [(f"{values[i]:+.2f}", [f"{_who_row(rows[i])} ", _short(rows[i][1])]) for i in idx]
         reply.kv(items, title=title)

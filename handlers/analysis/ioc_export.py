@@ -15,12 +15,15 @@ _PATTERN = {
     IOCKind.URL: "url:value",
     IOCKind.DOMAIN: "domain-name:value",
     IOCKind.IPV4: "ipv4-addr:value",
+    IOCKind.IPV6: "ipv6-addr:value",
     IOCKind.EMAIL: "email-addr:value",
     IOCKind.MD5: "file:hashes.MD5",
     IOCKind.SHA1: "file:hashes.'SHA-1'",
     IOCKind.SHA256: "file:hashes.'SHA-256'",
+    IOCKind.SHA512: "file:hashes.'SHA-512'",
     IOCKind.BTC: "x-cryptocurrency-wallet:value",
     IOCKind.ETH: "x-cryptocurrency-wallet:value",
+    IOCKind.XMR: "x-cryptocurrency-wallet:value",
 }
 
 

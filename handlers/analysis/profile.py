@@ -42,6 +42,7 @@ class ProfileReport:
     domains: list[tuple[str, int]]
     languages: list[tuple[str, int]]
     mean_sentiment: float | None
+    sentiment_unscored: str  # e.g. "3 not scored (ru 2, zh 1)": posts in languages VADER does not read
     iocs: list[tuple[IOC, int]]
 
     @property
@@ -88,7 +89,8 @@ def build(label: str, posts: Sequence[Post], profile: Profile | None = None) -> 
     if profile:
         names |= {profile.author.name} if profile.author.name else set()
         links = list(dict.fromkeys([*profile.links, *([profile.url] if profile.url else [])]))
-    scores = sentiment.scores(texts) if texts else np.array([])
+    scores = sentiment.scored(texts)
+    scored_values = scores.values[scores.scored]
     return ProfileReport(
         label=label,
         posts=len(posts),
@@ -105,7 +107,8 @@ def build(label: str, posts: Sequence[Post], profile: Profile | None = None) -> 
         mentions=[(m, n) for m, n in mentions.most_common(TOP + 1) if m not in own][:TOP],
         domains=domains.most_common(TOP),
         languages=languages.most_common(TOP),
-        mean_sentiment=float(scores.mean()) if len(scores) else None,
+        mean_sentiment=float(scored_values.mean()) if len(scored_values) else None,
+        sentiment_unscored=scores.describe_unscored(),
         iocs=sorted(ioc_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:15],
     )
 

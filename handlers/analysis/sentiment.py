@@ -1,5 +1,10 @@
 """How posts feel: VADER scores (tuned for social media), a time series, and negative-surge detection.
 
+VADER's lexicon is English: a post in another language would score 0.0 ("neutral") without anyone
+knowing. So each post's language is found first (`language.language_of`, cheap), and only English
+posts and posts without words (emoji) are scored; the others are "not scored" (NaN in the arrays
+here), counted per language, and left out of means, buckets and surges.
+
 A post is negative when VADER's compound score ≤ -0.05 and positive when ≥ 0.05 (VADER's own
 thresholds). The surge signal looks at the share of negative posts per bucket: the latest bucket
 surges when its share is ≥ 2σ above the mean of the earlier buckets (at least SURGE_MIN_BASELINE of
@@ -10,6 +15,7 @@ organisation rising, an early hacktivist-targeting signal.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,12 +25,14 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from handlers.analysis.activity import epoch_seconds
 from handlers.analysis.charts import Picture, time_series
+from handlers.analysis.language import UNDETERMINED, language_of
 
 NEGATIVE = -0.05
 POSITIVE = 0.05
 SURGE_SIGMA = 2.0
 SURGE_MIN_POSTS = 5
 SURGE_MIN_BASELINE = 5
+VADER_LANGUAGES = frozenset({"en", UNDETERMINED})
 
 _local = threading.local()
 
@@ -35,19 +43,56 @@ def _analyzer() -> SentimentIntensityAnalyzer:
     return _local.analyzer
 
 
-def score(text: str) -> float:
-    """VADER compound score of `text`, from -1 (most negative) to +1."""
-    return float(_analyzer().polarity_scores(text[:2000])["compound"]) if text else 0.0
+def score(text: str) -> float | None:
+    """VADER compound score of `text`, from -1 (most negative) to +1; None when VADER cannot read its language."""
+    value = scored([text]).values[0]
+    return None if np.isnan(value) else float(value)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Compound scores of many texts (NaN where not scored) and how many were not scored, per language."""
+
+    values: np.ndarray
+    unscored: Counter[str]
+
+    @property
+    def scored(self) -> np.ndarray:
+        """Which texts have a score."""
+        return ~np.isnan(self.values)
+
+    @property
+    def kept(self) -> np.ndarray:
+        """Indices of the texts with a score."""
+        return np.flatnonzero(self.scored)
+
+    def describe_unscored(self) -> str:
+        """"3 not scored (ru 2, zh 1)" — or "" when every text was scored."""
+        total = sum(self.unscored.values())
+        if not total:
+            return ""
+        top = sorted(self.unscored.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        return f"{total} not scored ({', '.join(f'{lang} {n}' for lang, n in top)})"
+
+
+def scored(texts: Sequence[str]) -> Scores:
+    """Scores for many texts; texts in languages VADER does not read get NaN and are counted."""
+    analyzer = _analyzer()
+    values = np.full(len(texts), np.nan)
+    unscored: Counter[str] = Counter()
+    for i, text in enumerate(texts):
+        text = text[:2000] if text else ""
+        lang = language_of(text)
+        if lang in VADER_LANGUAGES:
+            values[i] = analyzer.polarity_scores(text)["compound"] if text else 0.0
+        else:
+            unscored[lang] += 1
+    return Scores(values, unscored)
 
 
 def scores(texts: Sequence[str]) -> np.ndarray:
-    """Compound scores for many texts."""
-    analyzer = _analyzer()
-    return np.fromiter(
-        (analyzer.polarity_scores(t[:2000])["compound"] if t else 0.0 for t in texts),
-        dtype=np.float64,
-        count=len(texts),
-    )
+    """Compound scores for many texts, NaN for those VADER cannot read."""
+    return scored(texts).values
 
 
 @dataclass(frozen=True)
@@ -67,7 +112,12 @@ def bucket_size(first: datetime, last: datetime) -> timedelta:
 
 
 def bucketise(times: Sequence[datetime], values: np.ndarray, bucket: timedelta | None = None) -> Bucketed:
-    """Group scores into time buckets (empty buckets kept, with NaN mean)."""
+    """Group scores into time buckets (empty buckets kept, with NaN mean); not-scored (NaN) values are left out.
+
+    There must be at least one scored value.
+    """
+    keep = ~np.isnan(values)
+    times, values = [t for t, k in zip(times, keep, strict=True) if k], values[keep]
     secs = epoch_seconds(times)
     size = bucket or bucket_size(min(times), max(times))
     step = size.total_seconds()
@@ -111,6 +161,13 @@ def negative_surge(b: Bucketed) -> Surge | None:
     if share >= mean + SURGE_SIGMA * std and share - mean >= 0.10:
         return Surge(b.starts[last], share, mean, std, int(b.counts[last]))
     return None
+
+
+def surge_in(times: Sequence[datetime], values: np.ndarray, bucket: timedelta | None = None) -> Surge | None:
+    """The negative surge in the latest bucket of these scores, if any (None too when nothing was scored)."""
+    if not (~np.isnan(values)).any():
+        return None
+    return negative_surge(bucketise(times, values, bucket))
 
 
 def chart(b: Bucketed, label: str, surge: Surge | None) -> Picture:

@@ -57,7 +57,7 @@ def detect(
     recent = [i for i, t in enumerate(times) if t >= now - timedelta(days=SENTIMENT_DAYS)]
     if surge and recent:
         values = sentiment.scores([texts[i] for i in recent])
-        found_surge = sentiment.negative_surge(sentiment.bucketise([times[i] for i in recent], values, SURGE_BUCKET))
+        found_surge = sentiment.surge_in([times[i] for i in recent], values, SURGE_BUCKET)
         if found_surge and found_surge.at + SURGE_BUCKET > now - window:
             found.append(Signal("surge", found_surge.at.isoformat(), f"negative surge: {found_surge.describe()}"))
     return found

@@ -12,6 +12,7 @@ from handlers.cases import entities as ent
 from handlers.cases.bundle import CaseBundle, load, typed
 from handlers.cases.entities import Entity, EntityError, EntityKind
 from handlers.cases.export import FORMATS, export, filename
+from handlers.cases.export_stix import MALICIOUS_TAGS
 from handlers.cases.findings import Findings, Recorded, from_post, host_link, record
 from handlers.cases.links import parse_kind
 from handlers.cases.pictures import graph_picture, timeline_picture
@@ -255,27 +256,45 @@ async def case_link(ctx: Context, entity: str, kind: str, other: str) -> Reply:
     return _added(result, f"{entity} {link_kind.value} {other}")
 
 
-@commands.command("case tag", "Tag an entity of the current case (actor → a threat actor in STIX; ioc → indicator)",
-                  example="/case tag #4 actor",
-                  args=[Arg("entity", "#id or value"), Arg("tag", "a word: actor, ioc, victim…")],
+@commands.command("case tag", "Tag an entity of the current case (malicious → a STIX indicator; actor → a threat "
+                  "actor)", example="/case tag #4 malicious",
+                  args=[Arg("entity", "#id or value"), Arg("tag", "a word: malicious, actor, victim…")],
                   role=Role.ANALYST, mutates=True)
 async def case_tag(ctx: Context, entity: str, tag: str) -> Reply:
+    return await _retag(ctx, entity, tag, add=True)
+
+
+@commands.command("case untag", "Take a tag off an entity of the current case", example="/case untag #4 malicious",
+                  args=[Arg("entity", "#id or value"), Arg("tag", "the tag to remove")],
+                  role=Role.ANALYST, mutates=True)
+async def case_untag(ctx: Context, entity: str, tag: str) -> Reply:
+    return await _retag(ctx, entity, tag, add=False)
+
+
+async def _retag(ctx: Context, entity: str, tag: str, *, add: bool) -> Reply:
     tag = tag.strip().lower()[:32]
     region = ctx.services.settings.lookups.default_region
 
-    def apply(session: Session) -> tuple[Case, CaseEntity]:
+    def apply(session: Session) -> tuple[Case, CaseEntity, bool]:
         case = writable(session, ctx)
         found = entity_ref(session, case, entity, region)
         if not isinstance(found, CaseEntity):
             raise CommandError(f"{entity} is not in case {case.id}; add it first with /case add.")
-        if store.add_tag(session, found, tag):
-            store.log(session, case, who(ctx), "tagged", f"#{found.id} {found.kind} {found.value}: {tag}",
-                      ctx.services.now())
-        return case, found
+        changed = (store.add_tag if add else store.remove_tag)(session, found, tag)
+        if changed:
+            store.log(session, case, who(ctx), "tagged" if add else "untagged",
+                      f"#{found.id} {found.kind} {found.value}: {tag}", ctx.services.now())
+        return case, found, changed
 
-    case, found = await ctx.services.db.run(apply)
-    return Reply.text(f"#{found.id} ", code(ent.defanged(typed(found))), f" in case {case.id} is tagged: ",
-                      ", ".join(found.tags), ".")
+    case, found, changed = await ctx.services.db.run(apply)
+    shown = code(ent.defanged(typed(found)))
+    if not add and not changed:
+        return Reply.text(f"#{found.id} ", shown, f" in case {case.id} was not tagged {tag}.")
+    tags = ", ".join(found.tags) or "no tags"
+    reply = Reply.text(f"#{found.id} ", shown, f" in case {case.id} is tagged: ", tags, ".")
+    if add and tag in MALICIOUS_TAGS:
+        reply.para("The STIX export makes it an Indicator; untagged indicators are exported as observed data.")
+    return reply
 
 
 @commands.command("case note", "Add a note to the current case", example="/case note Registrar confirmed takedown",

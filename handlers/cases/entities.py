@@ -4,7 +4,8 @@ Normalisation per kind: indicators are refanged first; domains lower-cased, trai
 IDN names keyed in punycode; URLs get a lower-case scheme and host, no default port and no fragment;
 IPs in their canonical text form; e-mails lower-cased; phones in E.164 (phonenumbers); hashes and
 usernames lower-cased; names (person, organisation, location) compared without case, accents of
-compatibility forms, punctuation or repeated spaces.
+compatibility forms, punctuation or repeated spaces; crypto wallets typed by currency (bitcoin legacy and
+bech32 checked by checksum, Ethereum and monero by format), Ethereum and bech32 keyed lower-case.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import phonenumbers
 
 from handlers.lookup.defang import defang_email, defang_host, defang_url, refang
 from handlers.lookup.detect import CVE_RE, HASH_NAMES, HEX_RE, Kind, detect, normalise_domain
+from handlers.lookup.wallets import currency_of
+from handlers.lookup.wallets import normalise as normalise_wallet
 
 
 class EntityKind(StrEnum):
@@ -35,13 +38,16 @@ class EntityKind(StrEnum):
     URL = "url"
     HASH = "hash"
     CVE = "cve"
+    WALLET = "wallet"
     POST = "post"
     PERSON = "person"
     ORGANISATION = "organisation"
     LOCATION = "location"
 
 
-INDICATOR_KINDS = frozenset({EntityKind.DOMAIN, EntityKind.IP, EntityKind.URL, EntityKind.EMAIL, EntityKind.HASH})
+INDICATOR_KINDS = frozenset(
+    {EntityKind.DOMAIN, EntityKind.IP, EntityKind.URL, EntityKind.EMAIL, EntityKind.HASH, EntityKind.WALLET}
+)
 NAME_KINDS = frozenset({EntityKind.PERSON, EntityKind.ORGANISATION, EntityKind.LOCATION})
 PREFIXES: dict[str, EntityKind] = {
     **{k.value: k for k in EntityKind},
@@ -49,11 +55,12 @@ PREFIXES: dict[str, EntityKind] = {
     "organization": EntityKind.ORGANISATION,
     "user": EntityKind.USERNAME,
     "place": EntityKind.LOCATION,
+    **{name: EntityKind.WALLET for name in ("btc", "bitcoin", "eth", "ethereum", "xmr", "monero")},
 }
 _DETECTED = {
     Kind.URL: EntityKind.URL, Kind.EMAIL: EntityKind.EMAIL, Kind.IP: EntityKind.IP, Kind.CVE: EntityKind.CVE,
     Kind.HASH: EntityKind.HASH, Kind.PHONE: EntityKind.PHONE, Kind.DOMAIN: EntityKind.DOMAIN,
-    Kind.USERNAME: EntityKind.USERNAME,
+    Kind.USERNAME: EntityKind.USERNAME, Kind.WALLET: EntityKind.WALLET,
 }
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
@@ -179,6 +186,16 @@ def cve_entity(text: str) -> Entity:
     return Entity(EntityKind.CVE, value, value)
 
 
+def wallet_entity(text: str) -> Entity:
+    """A cryptocurrency address; its currency in `attrs` (`btc`, `eth`, `xmr`)."""
+    address = text.strip()
+    currency = currency_of(address)
+    if currency is None:
+        raise EntityError(f"{text!r} is not a bitcoin, Ethereum or monero address (or its checksum is wrong).")
+    value = normalise_wallet(currency, address)
+    return Entity(EntityKind.WALLET, value, value, {"currency": currency.value, "chain": currency.title})
+
+
 def username_entity(text: str) -> Entity:
     value = unicodedata.normalize("NFKC", text.strip().lstrip("@"))
     if not value or any(c.isspace() for c in value):
@@ -227,6 +244,8 @@ def make(kind: EntityKind, text: str, *, default_region: str = "US") -> Entity:
             return hash_entity(text)
         case EntityKind.CVE:
             return cve_entity(text)
+        case EntityKind.WALLET:
+            return wallet_entity(text)
         case EntityKind.USERNAME:
             return username_entity(text)
         case EntityKind.ACCOUNT:

@@ -1,12 +1,15 @@
 """The STIX 2.1 export: a bundle a CTI platform can import, validated with the `stix2` library.
 
-Mapping: domains, IPs, URLs, e-mails and hashes become observables (SCOs), and those the analysts or
-posts brought in (not merely found by a pivot) also become Indicators with a STIX pattern; CVEs are
-Vulnerabilities; accounts and usernames are user-accounts; people and organisations are Identities, or
-Threat Actors when tagged `actor`; posts are Observed Data over what they contain; case links are
-Relationships; notes are Notes; a Report holds everything. Ids are derived from the case and the
-entity, so a re-export updates the same objects. Phones and places without coordinates have no STIX
-object: the Report says how many were left out (the JSON export has them).
+Mapping: domains, IPs, URLs, e-mails and hashes become observables (SCOs), each inside Observed Data
+(seen, not judged); only those an analyst tagged `malicious` (`/case tag #4 malicious`; the older tag
+`ioc` counts too) also become Indicators with a STIX pattern, based on that Observed Data. A wallet
+tagged malicious is an Indicator on `x-cryptocurrency-wallet:value`; STIX 2.1 has no wallet object, so
+an untagged one is left out. CVEs are Vulnerabilities; accounts and usernames are user-accounts;
+people and organisations are Identities, or Threat Actors when tagged `actor`; posts are Observed
+Data over what they contain; case links are Relationships; notes are Notes; a Report holds
+everything. Ids are derived from the case and the entity, so a re-export updates the same objects.
+Phones, untagged wallets and places without coordinates have no STIX object: the Report says how
+many were left out (the JSON export has them).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from storage.models import CaseEntity
 NAMESPACE = uuid.UUID("6f1c3b1e-5a0e-4c47-9f6b-2f0a4c1d9e21")
 HASH_ALGORITHMS = {32: "MD5", 40: "SHA-1", 64: "SHA-256", 128: "SHA-512"}
 ACTOR_TAG = "actor"
-DIRECT_SOURCES = ("analyst", "post:")
+MALICIOUS_TAGS = frozenset({"malicious", "ioc"})
 
 
 def _id(kind: str, *parts: object) -> str:
@@ -57,6 +60,11 @@ def _observable(e: CaseEntity) -> tuple[Any, str] | None:
     return None
 
 
+def malicious(e: CaseEntity) -> bool:
+    """Whether an analyst marked the entity malicious: only those become STIX Indicators."""
+    return not MALICIOUS_TAGS.isdisjoint(e.tags)
+
+
 class _Builder:
     """Collects the STIX objects for one case."""
 
@@ -86,9 +94,17 @@ class _Builder:
         if observed is not None:
             sco, pattern = observed
             self.node[eid] = self.add(sco)
-            if any(s.startswith(DIRECT_SOURCES) for s in e.sources) or "ioc" in e.tags:
-                self.indicator[eid] = self.sdo(stix2.Indicator, "indicator", e, name=e.value, pattern=pattern,
-                                               pattern_type="stix", valid_from=e.added_at)
+            seen = self.sdo(stix2.ObservedData, "observed-data", e, first_observed=e.added_at,
+                            last_observed=e.added_at, number_observed=1, object_refs=[sco.id])
+            if malicious(e):
+                self.indicate(e, pattern, based_on=seen)
+            return
+        if e.kind == EntityKind.WALLET.value:
+            if malicious(e):
+                self.indicate(e, f"[x-cryptocurrency-wallet:value = '{_quote(e.key)}']")
+                self.node[eid] = self.indicator[eid]
+            else:
+                self.left_out[e.kind] = self.left_out.get(e.kind, 0) + 1
             return
         match e.kind:
             case EntityKind.CVE.value:
@@ -120,6 +136,15 @@ class _Builder:
                 self.relate(self.actor[eid], "related-to", self.node[eid], e.added_at)
             else:
                 self.node[eid] = self.actor[eid]
+
+    def indicate(self, e: CaseEntity, pattern: str, based_on: str | None = None) -> None:
+        """An Indicator for an entity an analyst marked malicious."""
+        eid = e.id or 0
+        self.indicator[eid] = self.sdo(stix2.Indicator, "indicator", e, name=e.value, pattern=pattern,
+                                       pattern_type="stix", valid_from=e.added_at,
+                                       indicator_types=["malicious-activity"])
+        if based_on:
+            self.relate(self.indicator[eid], "based-on", based_on, e.added_at)
 
     def post(self, e: CaseEntity) -> None:
         eid = e.id or 0

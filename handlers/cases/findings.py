@@ -25,8 +25,10 @@ from storage.models import Case, CaseStatus, StoredPost
 POST_TEXT_CHARS = 4000
 _IOC_KINDS = {
     IOCKind.URL: EntityKind.URL, IOCKind.DOMAIN: EntityKind.DOMAIN, IOCKind.IPV4: EntityKind.IP,
-    IOCKind.EMAIL: EntityKind.EMAIL, IOCKind.MD5: EntityKind.HASH, IOCKind.SHA1: EntityKind.HASH,
-    IOCKind.SHA256: EntityKind.HASH, IOCKind.CVE: EntityKind.CVE,
+    IOCKind.IPV6: EntityKind.IP, IOCKind.EMAIL: EntityKind.EMAIL, IOCKind.MD5: EntityKind.HASH,
+    IOCKind.SHA1: EntityKind.HASH, IOCKind.SHA256: EntityKind.HASH, IOCKind.SHA512: EntityKind.HASH,
+    IOCKind.CVE: EntityKind.CVE, IOCKind.BTC: EntityKind.WALLET, IOCKind.ETH: EntityKind.WALLET,
+    IOCKind.XMR: EntityKind.WALLET,
 }
 
 

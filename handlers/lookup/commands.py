@@ -14,6 +14,8 @@ from handlers.lookup.mail import lookup_email
 from handlers.lookup.phone import lookup_phone
 from handlers.lookup.provider import LookupEnv
 from handlers.lookup.url import lookup_url
+from handlers.lookup.wallets import Currency
+from handlers.lookup.wallets import normalise as normalise_wallet
 
 commands = CommandSet()
 
@@ -68,13 +70,15 @@ async def cve_cmd(ctx: Context, id: str) -> Reply:
     return await lookup_cve(start(ctx), id)
 
 
-_HASH_KINDS = {"MD5": IOCKind.MD5, "SHA-1": IOCKind.SHA1, "SHA-256": IOCKind.SHA256}
+_HASH_KINDS = {"MD5": IOCKind.MD5, "SHA-1": IOCKind.SHA1, "SHA-256": IOCKind.SHA256, "SHA-512": IOCKind.SHA512}
 
 
-async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
-    """Where a file hash was seen in collected posts; no keyless hash-reputation service exists to ask."""
-    reply = Reply.text(f"Detected: {algorithm} hash ", code(value), ".")
-    kind = _HASH_KINDS.get(algorithm)
+_WALLET_KINDS = {"btc": IOCKind.BTC, "eth": IOCKind.ETH, "xmr": IOCKind.XMR}
+
+
+async def _sightings(ctx: Context, kind: IOCKind | None, value: str, what: str, missing: str) -> Reply:
+    """Where an indicator no keyless service can look up (a file hash, a wallet) was seen in collected posts."""
+    reply = Reply.text(f"Detected: {what} ", code(value), ".")
     posts = await ctx.services.db.run(lambda s: posts_with(s, kind, value, limit=10)) if kind else []
     if posts:
         reply.table(["when (UTC)", "source", "author", "link"],
@@ -82,13 +86,25 @@ async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
                      for p in posts], title=f"Seen in collected posts ({len(posts)} most recent)")
     else:
         reply.para("Not seen in any collected post.")
-    reply.para("Hash reputation (VirusTotal, MalwareBazaar) needs a key and is not built in; "
-               "the sightings above come from the bot's own posts.")
-    return reply.buttons([Button("Watch this hash", f"/watch add {value}"),
+    reply.para(missing)
+    return reply.buttons([Button(f"Watch this {what.split()[-1]}", f"/watch add {value}"),
                           Button("Add to case", f"/case add {value}")])
 
 
-@commands.command("lookup", "Detect what something is (email, phone, domain, IP, URL, CVE, hash, username) "
+async def _hash_sightings(ctx: Context, value: str, algorithm: str) -> Reply:
+    return await _sightings(ctx, _HASH_KINDS.get(algorithm), value, f"{algorithm} hash",
+                            "Hash reputation (VirusTotal, MalwareBazaar) needs a key and is not built in; "
+                            "the sightings above come from the bot's own posts.")
+
+
+async def _wallet_sightings(ctx: Context, value: str, currency: str) -> Reply:
+    chain = Currency(currency).title
+    return await _sightings(ctx, _WALLET_KINDS[currency], value, f"{chain} address",
+                            "Blockchain lookups (balance, transactions) are not built in; "
+                            "the sightings above come from the bot's own posts.")
+
+
+@commands.command("lookup", "Detect what something is (email, phone, domain, IP, URL, CVE, hash, wallet, username) "
                   "and look it up", example="/lookup hxxp://evil[.]com/login",
                   args=_query("query", "anything: an address, a name, a URL, a CVE…"), expensive=True, timeout=90)
 async def lookup_cmd(ctx: Context, query: str) -> Reply:
@@ -98,6 +114,8 @@ async def lookup_cmd(ctx: Context, query: str) -> Reply:
                           ".").buttons([Button(f"/user {found.value}", f"/user {found.value}")])
     if found.kind is Kind.HASH:
         return await _hash_sightings(ctx, found.value.lower(), found.detail)
+    if found.kind is Kind.WALLET:
+        return await _wallet_sightings(ctx, normalise_wallet(Currency(found.detail), found.value), found.detail)
     if found.kind is Kind.UNKNOWN:
         return Reply.error("Could not tell what that is. Try a specific command: /email, /phone, /domain, "
                            "/ip, /url, /cve or /user.", "/lookup example.com")

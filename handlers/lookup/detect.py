@@ -1,4 +1,4 @@
-"""What a lookup query is: URL, email, IP, CVE, hash, phone, domain or username (defanged input too)."""
+"""What a lookup query is: URL, email, IP, CVE, hash, wallet, phone, domain or username (defanged input too)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from handlers.lookup.defang import refang
+from handlers.lookup.wallets import currency_of
 
 
 class Kind(StrEnum):
@@ -16,6 +17,7 @@ class Kind(StrEnum):
     IP = "ip"
     CVE = "cve"
     HASH = "hash"
+    WALLET = "wallet"
     PHONE = "phone"
     DOMAIN = "domain"
     USERNAME = "username"
@@ -40,7 +42,7 @@ class Detected:
     kind: Kind
     value: str
     defanged: bool = False
-    detail: str = ""  # e.g. the hash algorithm
+    detail: str = ""  # e.g. the hash algorithm, the wallet's currency
 
 
 def normalise_domain(text: str) -> str | None:
@@ -77,6 +79,8 @@ def detect(query: str) -> Detected:
         return Detected(Kind.IP, str(ip), defanged)
     if HEX_RE.match(text) and len(text) in HASH_NAMES:
         return Detected(Kind.HASH, text.lower(), defanged, HASH_NAMES[len(text)])
+    if currency := currency_of(text):
+        return Detected(Kind.WALLET, text, defanged, currency.value)
     if PHONE_RE.match(text) and sum(c.isdigit() for c in text) >= 7:
         return Detected(Kind.PHONE, text, defanged)
     domain = normalise_domain(text)
