@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from handlers.analysis.activity import epoch_seconds
 from handlers.analysis.charts import Picture, time_series
+from handlers.analysis.time_bins import Unit, bins
 
 NEGATIVE = -0.05
 POSITIVE = 0.05
@@ -58,29 +58,22 @@ class Bucketed:
     counts: np.ndarray
     mean: np.ndarray
     negative_share: np.ndarray
-    bucket: timedelta
+    unit: Unit
 
 
-def bucket_size(first: datetime, last: datetime) -> timedelta:
-    """Hourly buckets for up to three days of posts, daily beyond."""
-    return timedelta(hours=1) if last - first <= timedelta(days=3) else timedelta(days=1)
-
-
-def bucketise(times: Sequence[datetime], values: np.ndarray, bucket: timedelta | None = None) -> Bucketed:
-    """Group scores into time buckets (empty buckets kept, with NaN mean)."""
-    secs = epoch_seconds(times)
-    size = bucket or bucket_size(min(times), max(times))
-    step = size.total_seconds()
-    idx = ((secs - (secs.min() // step) * step) // step).astype(np.int64)
-    n = int(idx.max()) + 1
+def bucketise(times: Sequence[datetime], values: np.ndarray, unit: Unit | None = None) -> Bucketed:
+    """Group scores into time buckets — per `unit`, or per the unit that fits the span (hours for a day or two,
+    years for a decade) — keeping empty buckets, with NaN mean."""
+    span = bins(min(times), max(times), unit)
+    idx = span.index(times)
+    n = len(span)
     counts = np.bincount(idx, minlength=n).astype(np.float64)
     sums = np.bincount(idx, weights=values, minlength=n)
     negs = np.bincount(idx, weights=(values <= NEGATIVE).astype(np.float64), minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / counts, np.nan)
         share = np.where(counts > 0, negs / counts, np.nan)
-    origin = datetime.fromtimestamp((secs.min() // step) * step, UTC)
-    return Bucketed([origin + i * size for i in range(n)], counts, mean, share, size)
+    return Bucketed(span.starts, counts, mean, share, span.unit)
 
 
 @dataclass(frozen=True)
@@ -115,7 +108,7 @@ def negative_surge(b: Bucketed) -> Surge | None:
 
 def chart(b: Bucketed, label: str, surge: Surge | None) -> Picture:
     """The mean-sentiment and negative-share series over time."""
-    step = "hour" if b.bucket < timedelta(days=1) else "day"
+    step = b.unit.value
     total = int(b.counts.sum())
     mean_all = float(np.nansum(b.mean * b.counts) / total) if total else 0.0
     summary = (
@@ -126,7 +119,7 @@ def chart(b: Bucketed, label: str, surge: Surge | None) -> Picture:
     )
     return time_series(
         b.starts,
-        {"mean score": np.nan_to_num(b.mean), "negative share": np.nan_to_num(b.negative_share)},
+        {"mean score": b.mean, "negative share": b.negative_share},  # NaN (no posts) leaves a gap, not a 0
         f"Sentiment of {label}",
         summary,
         ylabel="VADER compound / share",
