@@ -72,3 +72,16 @@ def test_two_days_of_posts_still_count_per_hour() -> None:
     b = sentiment.bucketise(times, np.zeros(len(times)))
     assert b.unit is Unit.HOUR and len(b.starts) == 48
 
+
+def test_a_case_timeline_over_seventeen_years_counts_per_year() -> None:
+    from handlers.cases.bundle import CaseBundle
+    from handlers.cases.pictures import draw_timeline
+    from storage.models import Case, CaseEntity
+
+    now = START + timedelta(days=17 * 365)
+    posts = [CaseEntity(id=i, case_id=1, kind="post", key=f"rss:{i}", value=f"rss:{i}", added_by="a", added_at=now,
+                        attrs={"created_at": (START + timedelta(days=97 * i)).isoformat()}) for i in range(64)]
+    case = Case(id=1, chat_platform="telegram", chat_id=1, title="Long", created_by="a", created_at=now,
+                updated_at=now)
+    picture = draw_timeline(CaseBundle(case, posts, [], [], [], [], now))
+    assert "64 posts from 14 March 2009 to" in picture.summary and "counted per year" in picture.summary
