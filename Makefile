@@ -11,7 +11,17 @@ TIME_SENSITIVE := tests/test_watch_*.py tests/test_digest.py tests/test_outbox.p
 	tests/test_governance.py tests/test_cases*.py tests/test_investigate_*.py tests/test_lookup_cache.py \
 	tests/test_imports.py tests/test_analysis_*.py tests/test_telegram_e2e.py tests/test_clock_travel.py
 
-.PHONY: run test test-travel soak bench lint clean
+# PDF reports (WeasyPrint) draw text with Pango from the OS. Where it is missing, install it when we can
+# (root with apt-get, as on CI); otherwise say how, and the bot answers PDF requests with the same advice.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+.PHONY: run test test-travel soak bench lint clean pdf-libs
+
+pdf-libs:
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('pangoft2-1.0'))" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_LIBS); \
+	  else echo "note: PDF reports need Pango: sudo apt-get install $(PDF_LIBS) (macOS: brew install pango)"; fi; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +30,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) pdf-libs
 	$(BIN)/socmint run
 
-test: $(STAMP)
+test: $(STAMP) pdf-libs
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-travel
 

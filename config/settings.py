@@ -20,6 +20,7 @@ from config.governance import GovernanceSettings
 from config.investigate import InvestigateSettings
 from config.lookups import LookupsSettings
 from config.monitor import MonitorSettings
+from config.reports import ReportsSettings
 from config.sources import SourcesSettings
 
 DEFAULT_CONFIG = Path("socmint.toml")
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     investigate: InvestigateSettings = Field(default_factory=InvestigateSettings)
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
 
     @field_validator("admins", mode="before")
     @classmethod

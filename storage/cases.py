@@ -76,6 +76,19 @@ def set_status(session: Session, case: Case, status: CaseStatus, by: str, now: d
     log(session, case, by, "closed" if status is CaseStatus.CLOSED else "reopened", "", now)
 
 
+def set_summary(session: Session, case: Case, summary: str | None, by: str, now: datetime) -> None:
+    """Write (or with None, remove) the case's executive summary, logged."""
+    case.summary = summary
+    log(session, case, by, "summary", summary or "(removed)", now)
+
+
+def set_tlp(session: Session, case: Case, level: str, by: str, now: datetime) -> None:
+    """Mark the case with a TLP level, logged."""
+    before = case.tlp
+    case.tlp = level
+    log(session, case, by, "tlp", f"{before or 'default'} → {level}", now)
+
+
 def upsert_entity(
     session: Session, case_id: int, *, kind: str, key: str, value: str, attrs: dict[str, Any], source: str,
     by: str, now: datetime,

@@ -159,8 +159,8 @@ async def test_scripted_investigation_exports_every_format(env: Env) -> None:
     assert all(a.startswith("https://infosec.example/") for a in scanner.anchors)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Content-Security-Policy" in html
-    for section in ("Summary", "Timeline", "Graph", "Entities", "Key posts", "Notes", "Audit trail",
-                    "Sources and attributions"):
+    for section in ("Executive summary", "Case details", "Timeline", "Graph", "Entities", "Relationships",
+                    "Key posts", "Analyst notes", "Sources and attributions", "Appendix: change log"):
         assert f"<h2>{section}</h2>" in html
     assert "Registrar notified" in html and "crt.sh" in html and "mastodon" in html.lower()
     assert "NVD API but is not endorsed" in html

@@ -42,5 +42,5 @@ async def test_cli_lists_and_exports_a_case(tmp_path: Path, monkeypatch: pytest.
     binary = io.BytesIO()
     to_stdout = ["export", "1", "--format", "md", "--out", "-"]
     assert await asyncio.to_thread(cli.main, to_stdout, out=out, binary_out=binary) == 0
-    assert binary.getvalue().startswith(b"# Case 1: CLI case")
+    assert binary.getvalue().startswith(b"**TLP:AMBER**") and b"# Case 1: CLI case" in binary.getvalue()
     assert await asyncio.to_thread(cli.main, ["export", "9", "--format", "md"], out=out) == 1

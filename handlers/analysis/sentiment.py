@@ -18,14 +18,14 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from handlers.analysis.activity import epoch_seconds
 from handlers.analysis.charts import Picture, time_series
 from handlers.analysis.language import UNDETERMINED, language_of
+from handlers.analysis.time_bins import Unit, bins
 
 NEGATIVE = -0.05
 POSITIVE = 0.05
@@ -103,34 +103,27 @@ class Bucketed:
     counts: np.ndarray
     mean: np.ndarray
     negative_share: np.ndarray
-    bucket: timedelta
+    unit: Unit
 
 
-def bucket_size(first: datetime, last: datetime) -> timedelta:
-    """Hourly buckets for up to three days of posts, daily beyond."""
-    return timedelta(hours=1) if last - first <= timedelta(days=3) else timedelta(days=1)
-
-
-def bucketise(times: Sequence[datetime], values: np.ndarray, bucket: timedelta | None = None) -> Bucketed:
-    """Group scores into time buckets (empty buckets kept, with NaN mean); not-scored (NaN) values are left out.
+def bucketise(times: Sequence[datetime], values: np.ndarray, unit: Unit | None = None) -> Bucketed:
+    """Group scores into time buckets — per `unit`, or per the unit that fits the span (hours for a day or two,
+    years for a decade) — keeping empty buckets, with NaN mean; not-scored (NaN) values are left out.
 
     There must be at least one scored value.
     """
     keep = ~np.isnan(values)
     times, values = [t for t, k in zip(times, keep, strict=True) if k], values[keep]
-    secs = epoch_seconds(times)
-    size = bucket or bucket_size(min(times), max(times))
-    step = size.total_seconds()
-    idx = ((secs - (secs.min() // step) * step) // step).astype(np.int64)
-    n = int(idx.max()) + 1
+    span = bins(min(times), max(times), unit)
+    idx = span.index(times)
+    n = len(span)
     counts = np.bincount(idx, minlength=n).astype(np.float64)
     sums = np.bincount(idx, weights=values, minlength=n)
     negs = np.bincount(idx, weights=(values <= NEGATIVE).astype(np.float64), minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / counts, np.nan)
         share = np.where(counts > 0, negs / counts, np.nan)
-    origin = datetime.fromtimestamp((secs.min() // step) * step, UTC)
-    return Bucketed([origin + i * size for i in range(n)], counts, mean, share, size)
+    return Bucketed(span.starts, counts, mean, share, span.unit)
 
 
 @dataclass(frozen=True)
@@ -163,16 +156,16 @@ def negative_surge(b: Bucketed) -> Surge | None:
     return None
 
 
-def surge_in(times: Sequence[datetime], values: np.ndarray, bucket: timedelta | None = None) -> Surge | None:
+def surge_in(times: Sequence[datetime], values: np.ndarray, unit: Unit | None = None) -> Surge | None:
     """The negative surge in the latest bucket of these scores, if any (None too when nothing was scored)."""
     if not (~np.isnan(values)).any():
         return None
-    return negative_surge(bucketise(times, values, bucket))
+    return negative_surge(bucketise(times, values, unit))
 
 
 def chart(b: Bucketed, label: str, surge: Surge | None) -> Picture:
     """The mean-sentiment and negative-share series over time."""
-    step = "hour" if b.bucket < timedelta(days=1) else "day"
+    step = b.unit.value
     total = int(b.counts.sum())
     mean_all = float(np.nansum(b.mean * b.counts) / total) if total else 0.0
     summary = (
@@ -183,7 +176,7 @@ def chart(b: Bucketed, label: str, surge: Surge | None) -> Picture:
     )
     return time_series(
         b.starts,
-        {"mean score": np.nan_to_num(b.mean), "negative share": np.nan_to_num(b.negative_share)},
+        {"mean score": b.mean, "negative share": b.negative_share},  # NaN (no posts) leaves a gap, not a 0
         f"Sentiment of {label}",
         summary,
         ylabel="VADER compound / share",

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from handlers.analysis import sentiment, trends
 from handlers.analysis.selection import Selection
+from handlers.analysis.time_bins import Unit
 from storage.models import StoredPost, WatchMatch
 
 SENTIMENT_DAYS = 14
@@ -57,7 +58,7 @@ def detect(
     recent = [i for i, t in enumerate(times) if t >= now - timedelta(days=SENTIMENT_DAYS)]
     if surge and recent:
         values = sentiment.scores([texts[i] for i in recent])
-        found_surge = sentiment.surge_in([times[i] for i in recent], values, SURGE_BUCKET)
+        found_surge = sentiment.surge_in([times[i] for i in recent], values, Unit.DAY)
         if found_surge and found_surge.at + SURGE_BUCKET > now - window:
             found.append(Signal("surge", found_surge.at.isoformat(), f"negative surge: {found_surge.describe()}"))
     return found

@@ -1,4 +1,4 @@
-"""`socmint case list` and `socmint case export ID --format html|md|json|csv|stix|gexf [--out FILE]`."""
+"""`socmint case list` and `socmint case export ID --format html|pdf|md|json|csv|stix|gexf [--out FILE]`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from config.settings import ConfigError, load_settings
+from config.settings import ConfigError, Settings, load_settings
 from handlers.cases.bundle import load
 from handlers.cases.export import FORMATS, export, filename
+from handlers.cases.export_pdf import PdfUnavailable
 from storage import cases as store
 from storage.db import Database
 from storage.models import Case
@@ -31,11 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_db() -> Database:
+def _open_db() -> tuple[Database, Settings]:
     settings = load_settings()
     db = Database(settings.database.url or "")
     db.migrate()
-    return db
+    return db, settings
 
 
 def main(argv: list[str], out: TextIO | None = None, binary_out: BinaryIO | None = None) -> int:
@@ -43,14 +44,14 @@ def main(argv: list[str], out: TextIO | None = None, binary_out: BinaryIO | None
     args = _parser().parse_args(argv)
     out = out or sys.stdout
     try:
-        db = _open_db()
+        db, settings = _open_db()
     except ConfigError as exc:
         print(f"socmint case: configuration error\n{exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.action == "list":
             return _list(db, out)
-        return _export(db, args, out, binary_out)
+        return _export(db, settings, args, out, binary_out)
     finally:
         db.close()
 
@@ -67,14 +68,19 @@ def _list(db: Database, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _export(db: Database, args: argparse.Namespace, out: TextIO, binary_out: BinaryIO | None) -> int:
+def _export(db: Database, settings: Settings, args: argparse.Namespace, out: TextIO,
+            binary_out: BinaryIO | None) -> int:
     with db.session() as session:
         case = session.get(Case, args.id)
         if case is None:
             print(f"socmint case export: there is no case {args.id}", file=sys.stderr)
             return EXIT_PROBLEMS
-        bundle = load(session, case, utcnow())
-    data = asyncio.run(export(bundle, args.format))
+        bundle = load(session, case, utcnow(), settings)
+    try:
+        data = asyncio.run(export(bundle, args.format))
+    except PdfUnavailable as exc:
+        print(f"socmint case export: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     if args.out == "-":
         (binary_out or sys.stdout.buffer).write(data)
         return EXIT_OK

@@ -12,11 +12,14 @@ from handlers.cases import entities as ent
 from handlers.cases.bundle import CaseBundle, load, typed
 from handlers.cases.entities import Entity, EntityError, EntityKind
 from handlers.cases.export import FORMATS, export, filename
+from handlers.cases.export_pdf import PdfUnavailable
 from handlers.cases.export_stix import MALICIOUS_TAGS
 from handlers.cases.findings import Findings, Recorded, from_post, host_link, record
 from handlers.cases.links import parse_kind
 from handlers.cases.pictures import graph_picture, timeline_picture
 from handlers.cases.pivot import PIVOTABLE, pivot
+from handlers.cases.report_meta import report_meta
+from handlers.cases.tlp import Tlp, TlpError, parse_tlp
 from handlers.lookup.commands import start as start_lookup
 from storage import cases as store
 from storage.models import Case, CaseEntity, CaseStatus, StoredPost
@@ -24,6 +27,7 @@ from storage.models import Case, CaseEntity, CaseStatus, StoredPost
 commands = CommandSet()
 TITLE_CHARS = 256
 NOTE_CHARS = 4000
+SUMMARY_CHARS = 4000
 SHOW_ENTITIES = 30
 NO_CURRENT = "This chat has no current case. Start one with /case new <title>, or pick one with /case use <id>."
 ADD_EXAMPLES = "/case add post:42 · /case add evil[.]com · /case add account:bluesky:alice.example"
@@ -311,9 +315,67 @@ async def case_note(ctx: Context, text: str) -> Reply:
     return Reply.text(f"Note {note_id} added to case {case.id} ({case.title}).")
 
 
+@commands.command("case summary", "Write the executive summary that opens the case's reports",
+                  example="/case summary Phishing kit reused against three banks; registrar notified.",
+                  args=[Arg("text", "the summary (a new one replaces the old)", ArgKind.TEXT, required=False)],
+                  options=[Option("clear", "remove the summary", flag=True)], role=Role.ANALYST, mutates=True)
+async def case_summary(ctx: Context, text: str | None = None, clear: bool = False) -> Reply:
+    text = (text or "").strip()
+    if len(text) > SUMMARY_CHARS:
+        raise CommandError(f"Keep the summary under {SUMMARY_CHARS} characters (it is the report's first section).")
+    if not text and not clear:
+        case = await ctx.services.db.run(lambda s: chosen(s, ctx, None))
+        if not case.summary:
+            return Reply.text(f"Case {case.id} has no executive summary yet. Write one with ",
+                              code("/case summary <text>"), ": it opens every report.")
+        return Reply.text(bold(f"Executive summary of case {case.id}:")).para(case.summary).para(
+            "Replace it with ", code("/case summary <text>"), ", remove it with ", code("/case summary --clear"), ".")
+
+    def apply(session: Session) -> Case:
+        case = writable(session, ctx)
+        store.set_summary(session, case, text or None, who(ctx), ctx.services.now())
+        return case
+
+    case = await ctx.services.db.run(apply)
+    if not text:
+        return Reply.text(f"The executive summary of case {case.id} is removed.")
+    return Reply.text(f"Executive summary of case {case.id} saved ({len(text)} characters); it opens the reports.")
+
+
+def _tlp_levels() -> Reply:
+    return Reply().kv([(level.label, level.meaning) for level in Tlp], title="TLP 2.0 levels")
+
+
+@commands.command("case tlp", "Mark a case with a TLP 2.0 level: how far its reports may be shared",
+                  example="/case tlp amber+strict",
+                  args=[Arg("level", "clear, green, amber, amber+strict or red", required=False)],
+                  role=Role.ANALYST, mutates=True)
+async def case_tlp(ctx: Context, level: str | None = None) -> Reply:
+    if level is None:
+        case = await ctx.services.db.run(lambda s: chosen(s, ctx, None))
+        meta = report_meta(case, ctx.services.settings)
+        origin = "" if meta.tlp_chosen else " (the configured default: reports.default_tlp)"
+        return Reply.text(f"Case {case.id} is marked ", bold(meta.tlp.label), f"{origin}. Change it with ",
+                          code("/case tlp <level>"), ".").extend(_tlp_levels())
+    try:
+        chosen_level = parse_tlp(level)
+    except TlpError as exc:
+        raise CommandError(str(exc)) from None
+
+    def apply(session: Session) -> Case:
+        case = writable(session, ctx)
+        store.set_tlp(session, case, chosen_level.value, who(ctx), ctx.services.now())
+        return case
+
+    case = await ctx.services.db.run(apply)
+    return Reply.text(f"Case {case.id} is now marked ", bold(chosen_level.label), f": {chosen_level.meaning} "
+                      "Every report shows it on each page, and STIX exports carry it as a marking definition.")
+
+
 # --------------------------------------------------------------------------- reading
 async def _bundle(ctx: Context, case_id: int | None) -> CaseBundle:
-    return await ctx.services.db.run(lambda s: load(s, chosen(s, ctx, case_id), ctx.services.now()))
+    settings = ctx.services.settings
+    return await ctx.services.db.run(lambda s: load(s, chosen(s, ctx, case_id), ctx.services.now(), settings))
 
 
 @commands.command("case show", "Show a case: summary, entities, latest notes", example="/case show",
@@ -323,13 +385,19 @@ async def case_show(ctx: Context, id: int | None = None) -> Reply:
     case = bundle.case
     kinds = Counter(e.kind for e in bundle.entities)
     reply = Reply.text("📁 Case ", bold(str(case.id)), ": ", case.title)
+    dates, meta = bundle.meta.dates, bundle.meta
     reply.kv([
         ("status", case.status),
-        ("opened", f"{case.created_at:%Y-%m-%d %H:%M} UTC by {case.created_by}"),
-        ("last change", f"{case.updated_at:%Y-%m-%d %H:%M} UTC"),
+        ("marking", meta.tlp.label + ("" if meta.tlp_chosen else " (default; /case tlp to set)")),
+        ("opened", f"{dates.when(case.created_at)} by {case.created_by}"),
+        ("last change", dates.when(case.updated_at)),
         ("entities", ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none yet"),
         ("links", str(len(bundle.links))), ("notes", str(len(bundle.notes))),
     ])
+    if case.summary:
+        reply.para(bold("Executive summary: "), case.summary)
+    else:
+        reply.para("No executive summary yet: ", code("/case summary <text>"), " writes the one reports open with.")
     if bundle.entities:
         shown = bundle.entities[-SHOW_ENTITIES:]
         reply.table(["#", "kind", "value", "tags"],
@@ -337,10 +405,11 @@ async def case_show(ctx: Context, id: int | None = None) -> Reply:
                     title="Entities" + (f" (latest {SHOW_ENTITIES} of {len(bundle.entities)})"
                                         if len(bundle.entities) > SHOW_ENTITIES else ""))
     for note in bundle.notes[-3:]:
-        reply.para(f"📝 {note.at:%Y-%m-%d %H:%M} {note.by}: ", note.text)
+        reply.para(f"📝 {dates.when(note.at)} {note.by}: ", note.text)
     return reply.buttons(
         [Button("Graph", f"/case graph {case.id}"), Button("Timeline", f"/case timeline {case.id}")],
         [Button("Export HTML", f"/case export html --case {case.id}"),
+         Button("Export PDF", f"/case export pdf --case {case.id}"),
          Button("Export STIX", f"/case export stix --case {case.id}")])
 
 
@@ -353,10 +422,14 @@ async def case_show(ctx: Context, id: int | None = None) -> Reply:
 async def case_export(ctx: Context, format: str, case: int | None = None) -> Reply:
     bundle = await _bundle(ctx, case)
     await ctx.progress(f"Exporting case {bundle.case.id} as {format}…")
-    data = await export(bundle, format)
+    try:
+        data = await export(bundle, format)
+    except PdfUnavailable as exc:
+        raise CommandError(str(exc)) from None
     spec = FORMATS[format]
     return Reply.text(f"Case {bundle.case.id} ({bundle.case.title}) as {spec.description}: "
-                      f"{len(bundle.entities)} entities, {len(bundle.links)} links.").attach(
+                      f"{len(bundle.entities)} entities, {len(bundle.links)} links, marked {bundle.meta.tlp.label}."
+                      ).attach(
         filename(bundle, format), data, spec.mime, f"Case {bundle.case.id} — {format}")
 
 

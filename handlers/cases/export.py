@@ -6,7 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from handlers.cases import export_csv, export_gexf, export_html, export_json, export_md, export_stix
+from handlers.cases import export_csv, export_gexf, export_html, export_json, export_md, export_pdf, export_stix
 from handlers.cases.bundle import CaseBundle
 from handlers.cases.pictures import graph_picture, timeline_picture
 
@@ -22,6 +22,7 @@ class Format:
 
 FORMATS: dict[str, Format] = {
     "html": Format("html", "text/html", "self-contained HTML report"),
+    "pdf": Format("pdf", "application/pdf", "the HTML report as a PDF, TLP on every page"),
     "md": Format("md", "text/markdown", "Markdown report"),
     "json": Format("json", "application/json", "the full case (schema socmint.case v1)"),
     "csv": Format("zip", "application/zip", "entities, links, posts, notes and events as CSV files"),
@@ -30,6 +31,7 @@ FORMATS: dict[str, Format] = {
 }
 _RENDER = {"md": export_md.render, "json": export_json.render, "csv": export_csv.render,
            "stix": export_stix.render, "gexf": export_gexf.render}
+_REPORTS = {"html": export_html.render, "pdf": export_pdf.render}
 
 
 def filename(bundle: CaseBundle, fmt: str) -> str:
@@ -39,9 +41,9 @@ def filename(bundle: CaseBundle, fmt: str) -> str:
 
 
 async def export(bundle: CaseBundle, fmt: str) -> bytes:
-    """The case in format `fmt` (a key of FORMATS)."""
-    if fmt == "html":
+    """The case in format `fmt` (a key of FORMATS); PdfUnavailable when PDF cannot be made on this machine."""
+    if fmt in _REPORTS:
         graph = await graph_picture(bundle) if bundle.entities else None
         timeline = await timeline_picture(bundle)
-        return await asyncio.to_thread(export_html.render, bundle, graph, timeline)
+        return await asyncio.to_thread(_REPORTS[fmt], bundle, graph, timeline)
     return await asyncio.to_thread(_RENDER[fmt], bundle)

@@ -1,4 +1,7 @@
-"""The JSON export: the full case in a versioned schema (`socmint.case`, version 1)."""
+"""The JSON export: the full case in a versioned schema (`socmint.case`, version 1; fields are only added).
+
+Values are raw (not defanged): this is data for tools. `marking` carries the TLP the case is shared under.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +20,20 @@ def _time(value: datetime | None) -> str | None:
 
 
 def to_dict(bundle: CaseBundle) -> dict[str, Any]:
-    """The case as plain data: case, entities, links, notes, events, credits."""
-    case = bundle.case
+    """The case as plain data: its marking and report settings, case, entities, links, notes, events, credits."""
+    case, meta = bundle.case, bundle.meta
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "exported_at": _time(bundle.exported_at),
+        "marking": {"tlp": meta.tlp.value, "label": meta.tlp.label, "meaning": meta.tlp.meaning,
+                    "stix_marking_ref": meta.tlp.stix_id},
+        "report": {"author": meta.author, "organisation": meta.organisation, "timezone": meta.dates.name},
         "case": {
             "id": case.id, "title": case.title, "status": case.status, "chat": bundle.chat,
             "created_by": case.created_by, "created_at": _time(case.created_at), "updated_at": _time(case.updated_at),
-            "closed_by": case.closed_by, "closed_at": _time(case.closed_at),
+            "closed_by": case.closed_by, "closed_at": _time(case.closed_at), "summary": case.summary,
+            "tlp": case.tlp,
         },
         "entities": [
             {"id": e.id, "kind": e.kind, "value": e.value, "key": e.key, "attrs": e.attrs, "sources": e.sources,

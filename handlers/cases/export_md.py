@@ -1,12 +1,13 @@
-"""The Markdown export: the report as text, every untrusted value escaped so it cannot become markup."""
+"""The Markdown report: the same sections as the HTML report, every untrusted value escaped so it cannot become
+markup, marked with its TLP label at the top and bottom."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import quote
 
-from handlers.cases.bundle import CaseBundle, typed
-from handlers.cases.entities import defanged
+from handlers.cases.bundle import CaseBundle
+from handlers.cases.report import DEFANG_NOTE, CaseReport, Table, build
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
@@ -25,42 +26,50 @@ def safe_link(label: str, url: str | None) -> str:
     return f"[{esc(label)}](<{quote(url, safe=':/?#=&%+@,;~')}>)"
 
 
+def _table(table: Table) -> list[str]:
+    lines = [f"### {esc(table.title)}", ""] if table.title else []
+    lines += ["| " + " | ".join(esc(h) for h in table.headers) + " |", "|" + "---|" * len(table.headers)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in table.rows]
+    return [*lines, ""]
+
+
+def _entities(report: CaseReport) -> list[str]:
+    tables = [*report.indicators, *([report.vulnerabilities] if report.vulnerabilities else []), *report.people,
+              *([report.others] if report.others else [])]
+    if not tables:
+        return ["No entities yet.", ""]
+    return [esc(DEFANG_NOTE), "", *(line for t in tables for line in _table(t))]
+
+
+def _posts(report: CaseReport) -> list[str]:
+    lines: list[str] = []
+    for p in report.posts:
+        lines += [f"### {esc(p.heading)}", "", f"{esc(p.byline)} · {safe_link('original post', p.url)}", ""]
+        if p.title:
+            lines += [f"**{esc(p.title)}**", ""]
+        lines += [f"> {esc(p.text)}", ""]
+    return lines or ["No posts in this case.", ""]
+
+
 def render(bundle: CaseBundle) -> bytes:
-    case = bundle.case
-    ids = bundle.by_id
-    lines = [
-        f"# Case {case.id}: {esc(case.title)}", "",
-        f"- **Status:** {esc(case.status)}",
-        f"- **Chat:** {esc(bundle.chat)}",
-        f"- **Opened:** {case.created_at:%Y-%m-%d %H:%M} UTC by {esc(case.created_by)}",
-        f"- **Last change:** {case.updated_at:%Y-%m-%d %H:%M} UTC",
-        f"- **Exported:** {bundle.exported_at:%Y-%m-%d %H:%M} UTC",
-        f"- **Contents:** {len(bundle.entities)} entities, {len(bundle.links)} links, {len(bundle.notes)} notes", "",
-        "Indicators are defanged (`hxxp`, `[.]`) so they cannot be clicked by accident.", "",
-        "## Entities", "", "| # | kind | value | tags | sources |", "|---|---|---|---|---|",
-    ]
-    for e in bundle.entities:
-        lines.append(f"| {e.id} | {esc(e.kind)} | {esc(defanged(typed(e)))} | {esc(', '.join(e.tags))} "
-                     f"| {esc(', '.join(e.sources))} |")
-    lines += ["", "## Links", "", "| from | link | to | source |", "|---|---|---|---|"]
-    for lk in bundle.links:
-        src, dst = typed(ids[lk.src_id]), typed(ids[lk.dst_id])
-        lines.append(f"| {esc(defanged(src))} | {esc(lk.kind)} | {esc(defanged(dst))} | {esc(lk.source)} |")
-    lines += ["", "## Key posts", ""]
-    for p in bundle.posts or []:
-        a = p.attrs
-        lines += [f"### {esc(p.value)} — {esc(a.get('created_at', ''))}", "",
-                  f"By {esc(a.get('author_handle') or 'unknown')} · {safe_link('source', a.get('url'))}", ""]
-        if a.get("title"):
-            lines += [f"**{esc(a['title'])}**", ""]
-        lines += [f"> {esc(a.get('text', ''))}", ""]
-    if not bundle.posts:
-        lines += ["No posts in this case.", ""]
-    lines += ["## Notes", ""]
-    lines += [f"- {n.at:%Y-%m-%d %H:%M} UTC, {esc(n.by)}: {esc(n.text)}" for n in bundle.notes] or ["No notes."]
-    lines += ["", "## Audit trail", "", "| when (UTC) | who | what | detail |", "|---|---|---|---|"]
-    lines += [f"| {ev.at:%Y-%m-%d %H:%M:%S} | {esc(ev.by)} | {esc(ev.action)} | {esc(ev.detail)} |"
-              for ev in bundle.events]
+    """The report as Markdown: the TLP label first and last, then the same sections as the HTML report."""
+    report = build(bundle)
+    tlp = report.meta.tlp
+    marking = f"**{tlp.label}** — {esc(tlp.meaning)}"
+    byline = f"Prepared by {esc(report.meta.byline)} · " if report.meta.byline else ""
+    lines = [marking, "", f"# {esc(report.title)}", "", f"{byline}Exported {esc(report.exported)}", "",
+             "## Executive summary", ""]
+    lines += [line for p in report.summary for line in (esc(p) if report.has_summary else f"*{esc(p)}*", "")]
+    lines += ["## Case details", ""]
+    lines += [f"- **{esc(k)}:** {esc(v)}" for k, v in report.details]
+    lines += ["", "## Entities", "", *_entities(report), "## Relationships", ""]
+    lines += _table(report.relationships) if report.relationships else ["No links yet.", ""]
+    lines += ["## Key posts", "", *_posts(report), "## Analyst notes", ""]
+    lines += [f"- {esc(n.when)}, {esc(n.by)}: {esc(n.text)}" for n in report.notes] or ["No notes."]
     lines += ["", "## Sources and attributions", ""]
-    lines += [f"- **{esc(name)}:** {esc(credit)}" for name, credit in bundle.credits] or ["None recorded."]
+    lines += [f"- **{esc(name)}:** {esc(credit)}" for name, credit in report.credits] or ["None recorded."]
+    lines += ["", "## Appendix: change log", ""]
+    if report.changes:
+        lines += _table(report.changes)
+    lines += ["", marking]
     return ("\n".join(lines) + "\n").encode("utf-8")

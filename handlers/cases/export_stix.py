@@ -21,6 +21,7 @@ from typing import Any
 
 import stix2
 
+from handlers.cases import tlp
 from handlers.cases.bundle import CaseBundle
 from handlers.cases.entities import EntityKind
 from storage.models import CaseEntity
@@ -212,7 +213,10 @@ def build(bundle: CaseBundle) -> stix2.Bundle:
 
 
 def render(bundle: CaseBundle) -> bytes:
-    """The bundle serialised, after checking it parses back strictly (no custom content)."""
-    text = build(bundle).serialize()  # (stix2's pretty=True sorts keys in quadratic time: indent ourselves)
+    """The bundle serialised, every object marked with the case's TLP 2.0 level (the OASIS marking definition
+    travels in the bundle), after checking it parses back strictly (no custom content)."""
+    data = json.loads(build(bundle).serialize())  # (stix2's pretty=True sorts keys in quadratic time: indent ourselves)
+    data["objects"] = tlp.mark(data["objects"], bundle.meta.tlp)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
     stix2.parse(text, allow_custom=False)
-    return json.dumps(json.loads(text), indent=2, ensure_ascii=False).encode("utf-8")
+    return text.encode("utf-8")

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import networkx as nx
+from matplotlib.figure import Figure
 
-from handlers.analysis.charts import Picture, graph, render, time_series
-from handlers.cases.bundle import CaseBundle
-from handlers.cases.entities import EntityKind
+from handlers.analysis.charts import Legend, Picture, graph, graph_figure, render, time_series
+from handlers.analysis.graph_layout import packed_layout
+from handlers.analysis.time_bins import bins
+from handlers.cases.bundle import CaseBundle, typed
+from handlers.cases.entities import EntityKind, defanged
 
-SEED = 7
 LABEL_CHARS = 28
-MAX_LABELS = 40
+MAX_LABELS = 250  # beyond this the labels alone would fill the picture
 KIND_ORDER = list(EntityKind)
+
+
+def kind_colour(kind: str) -> int:
+    """A tab20 colour per entity kind, the dark shades first so neighbouring kinds are told apart."""
+    index = 2 * KIND_ORDER.index(EntityKind(kind))
+    return index % 20 + index // 20
 
 
 def case_graph(bundle: CaseBundle) -> nx.MultiDiGraph:
     """The case as a directed multigraph: nodes are entity ids, edges carry the link kind."""
     g = nx.MultiDiGraph()
     for e in bundle.entities:
-        g.add_node(e.id, kind=e.kind, value=e.value)
+        g.add_node(e.id, kind=e.kind, value=defanged(typed(e)))
     for lk in bundle.links:
         g.add_edge(lk.src_id, lk.dst_id, kind=lk.kind)
     return g
@@ -36,22 +46,47 @@ def _label(value: str) -> str:
     return _plain(value if len(value) <= LABEL_CHARS else value[: LABEL_CHARS - 1] + "…")
 
 
-def draw_graph(bundle: CaseBundle) -> Picture:
-    """Entities as nodes coloured by kind and sized by links, labelled (the best-connected first)."""
+@dataclass(frozen=True)
+class GraphDrawing:
+    """What the case graph picture is drawn from: layout, colours by kind, labels best-connected first."""
+
+    graph: nx.MultiDiGraph
+    positions: dict[Any, tuple[float, float]]
+    edges: list[tuple[Any, Any, float]]
+    colours: dict[Any, int]
+    sizes: dict[Any, float]
+    labels: dict[Any, str]
+    title: str
+    legend: Legend
+
+    def figure(self) -> Figure:
+        """The drawing as a matplotlib figure (for measuring it)."""
+        return graph_figure(self.positions, self.edges, self.colours, self.sizes, self.labels, self.title,
+                            self.legend)
+
+
+def drawing(bundle: CaseBundle) -> GraphDrawing:
+    """How the case graph is drawn."""
     g = case_graph(bundle)
     simple = nx.Graph(g)
-    positions = nx.spring_layout(simple, seed=SEED) if len(simple) else {}
     degree = dict(simple.degree())
-    edges = [(u, v, 1.0) for u, v in simple.edges()]
-    colours = {n: KIND_ORDER.index(EntityKind(g.nodes[n]["kind"])) for n in g}
-    sizes = {n: 60.0 + 40.0 * degree.get(n, 0) for n in g}
-    top = sorted(g, key=lambda n: (-degree.get(n, 0), n))[:MAX_LABELS]
-    labels = {n: _label(g.nodes[n]["value"]) for n in top}
     kinds = Counter(g.nodes[n]["kind"] for n in g)
-    summary = (f"Case {bundle.case.id} graph: {len(g)} entities, {g.number_of_edges()} links. "
+    top = sorted(g, key=lambda n: (-degree.get(n, 0), n))[:MAX_LABELS]
+    legend = Legend({kind_colour(k): f"{k} ({kinds[k]})" for k in sorted(kinds, key=KIND_ORDER.index)})
+    return GraphDrawing(
+        g, packed_layout(simple), [(u, v, 1.0) for u, v in simple.edges()],
+        {n: kind_colour(g.nodes[n]["kind"]) for n in g}, {n: 50.0 + 30.0 * min(degree.get(n, 0), 12) for n in g},
+        {n: _label(g.nodes[n]["value"]) for n in top}, _plain(f"Case {bundle.case.id}: {bundle.case.title}"), legend)
+
+
+def draw_graph(bundle: CaseBundle) -> Picture:
+    """Entities as nodes coloured by kind (with a legend) and sized by links, labelled best-connected first."""
+    d = drawing(bundle)
+    kinds = Counter(d.graph.nodes[n]["kind"] for n in d.graph)
+    summary = (f"Case {bundle.case.id} graph: {len(d.graph)} entities, {d.graph.number_of_edges()} links. "
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ".")
-    return graph(positions, edges, colours, sizes, labels, _plain(f"Case {bundle.case.id}: {bundle.case.title}"),
-                 summary, filename=f"case-{bundle.case.id}-graph.png")
+    return graph(d.positions, d.edges, d.colours, d.sizes, d.labels, d.title, summary,
+                 filename=f"case-{bundle.case.id}-graph.png", legend=d.legend)
 
 
 def _times(bundle: CaseBundle) -> tuple[list[datetime], list[datetime]]:
@@ -59,39 +94,20 @@ def _times(bundle: CaseBundle) -> tuple[list[datetime], list[datetime]]:
     return posts, [e.at for e in bundle.events]
 
 
-def _step(span: timedelta) -> timedelta:
-    if span <= timedelta(days=2):
-        return timedelta(hours=1)
-    if span <= timedelta(days=120):
-        return timedelta(days=1)
-    return timedelta(weeks=1)
-
-
-def _bucket(t: datetime, start: datetime, step: timedelta) -> int:
-    return int((t - start) / step)
-
-
 def draw_timeline(bundle: CaseBundle) -> Picture:
-    """Posts in the case and changes to the case, counted per hour, day or week."""
+    """Posts in the case and changes to the case, counted per hour, day, week, month or year (what fits)."""
     posts, changes = _times(bundle)
     everything = posts + changes
-    start, end = min(everything), max(everything)
-    step = _step(end - start)
-    start = start.replace(minute=0, second=0, microsecond=0)
-    if step >= timedelta(days=1):
-        start = start.replace(hour=0)
-    buckets = _bucket(end, start, step) + 1
-    times = [start + i * step for i in range(buckets)]
-    series = {"posts": [0.0] * buckets, "case changes": [0.0] * buckets}
-    for name, values in (("posts", posts), ("case changes", changes)):
-        for t in values:
-            series[name][_bucket(t, start, step)] += 1
-    unit = {timedelta(hours=1): "hour", timedelta(days=1): "day"}.get(step, "week")
-    summary = (f"Case {bundle.case.id} timeline: {len(posts)} posts from {min(posts):%Y-%m-%d} to "
-               f"{max(posts):%Y-%m-%d}" if posts else f"Case {bundle.case.id} timeline: no posts")
-    summary += f"; {len(changes)} changes to the case; counted per {unit}."
-    return time_series(times, series, _plain(f"Case {bundle.case.id}: {bundle.case.title}"), summary,
-                       ylabel=f"per {unit}", bars="posts", filename=f"case-{bundle.case.id}-timeline.png")
+    zone = bundle.meta.dates.zone
+    span = bins(min(everything), max(everything), zone=zone)
+    series = {"posts": span.counts(posts), "case changes": span.counts(changes)}
+    dates = bundle.meta.dates
+    summary = (f"Case {bundle.case.id} timeline: {len(posts)} posts from {dates.day(min(posts))} to "
+               f"{dates.day(max(posts))}" if posts else f"Case {bundle.case.id} timeline: no posts")
+    summary += f"; {len(changes)} changes to the case; counted per {span.unit.value}."
+    return time_series(span.starts, series, _plain(f"Case {bundle.case.id}: {bundle.case.title}"), summary,
+                       ylabel=f"per {span.unit.value}", bars="posts", filename=f"case-{bundle.case.id}-timeline.png",
+                       zone=zone)
 
 
 async def graph_picture(bundle: CaseBundle) -> Picture:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -35,6 +35,8 @@ class Case(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_by: str | None = Field(default=None, max_length=128)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the executive summary
+    tlp: str | None = Field(default=None, max_length=16)  # TLP 2.0 level; None: reports.default_tlp
 
 
 class CaseEntity(SQLModel, table=True):
