@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 TRAVEL_TO ?= 2030-01-01
 TIME_SENSITIVE := tests/test_watch_*.py tests/test_digest.py tests/test_outbox.py tests/test_pipeline.py \
 	tests/test_governance.py tests/test_cases*.py tests/test_investigate_*.py tests/test_lookup_cache.py \
-	tests/test_imports.py tests/test_analysis_*.py tests/test_telegram_e2e.py tests/test_clock_travel.py
+	tests/test_imports.py tests/test_analysis_*.py tests/test_telegram_e2e.py tests/test_telegram_inbox.py \
+	tests/test_clock_travel.py
 
 # PDF reports (WeasyPrint) draw text with Pango from the OS. Where it is missing, install it when we can
 # (root with apt-get, as on CI); otherwise say how, and the bot answers PDF requests with the same advice.

@@ -33,6 +33,7 @@ from bot.ratelimit import CommandRateLimiter
 from bot.reply import Button, Reply, code
 from bot.services import Services
 from storage import audit, identity
+from storage.db import Database, FirstWrite, first_write
 from storage.models import ButtonToken, Role
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class Incoming:
     text: str
     files: list[IncomingFile] = field(default_factory=list)
     bot_username: str | None = None  # for `/cmd@botname` in groups
+    receipt: FirstWrite | None = None  # marks the platform's update handled (Telegram), so a redelivery is skipped
 
 
 @dataclass
@@ -222,6 +224,55 @@ class Access:
 
     role: Role
     chat_allowed: bool
+
+
+class CommandRecord(FirstWrite):
+    """A changing command's audit entry and its update's receipt: committed with the command's first write (or
+    before its reply if it wrote nothing), so a crash leaves the change, its audit entry and its receipt, or none."""
+
+    def __init__(self, user: str, chat: str, command: str, args: str, receipt: FirstWrite | None) -> None:
+        super().__init__()
+        self.fields = {"user": user, "chat": chat, "command": command, "args": args}
+        self.outcome, self.detail = "interrupted", ""  # what the entry says if the process dies mid-command
+        self.receipt = receipt
+        self.entry_id: int | None = None
+
+    def write(self, session: Session) -> None:
+        entry = audit.record(session, **self.fields, outcome=self.outcome, detail=self.detail)
+        if self.receipt is not None and not self.receipt.done:
+            self.receipt.write(session)
+        session.flush()
+        self.entry_id = entry.id
+
+    def committed(self) -> None:
+        super().committed()
+        if self.receipt is not None:
+            self.receipt.committed()
+
+    async def finish(self, db: Database, outcome: str, detail: str) -> None:
+        """Record how the command ended: the entry itself when nothing wrote it yet, else its outcome."""
+        self.outcome, self.detail = outcome, detail
+        if not await db.settle(self) and self.entry_id is not None:
+            entry_id = self.entry_id
+            await db.run(lambda s: audit.set_outcome(s, entry_id, outcome, detail))
+
+
+class SettlingSink:
+    """A sink that commits the update's receipt before the first message leaves (nothing is sent for an update
+    that could still run again)."""
+
+    def __init__(self, sink: ReplySink, db: Database, receipt: FirstWrite) -> None:
+        self.sink = sink
+        self.db = db
+        self.receipt = receipt
+
+    async def send(self, reply: Reply) -> None:
+        await self.db.settle(self.receipt)
+        await self.sink.send(reply)
+
+    async def progress(self, reply: Reply) -> None:
+        await self.db.settle(self.receipt)
+        await self.sink.progress(reply)
 
 
 class Router:
@@ -234,7 +285,8 @@ class Router:
         self.limiter = CommandRateLimiter(services.settings.governance.rate_limits)
 
     # access -------------------------------------------------------------------
-    async def access(self, chat: ChatRef, user: UserRef) -> Access:
+    async def access(self, chat: ChatRef, user: UserRef, *, carrying: FirstWrite | None = None) -> Access:
+        """The caller's role and whether the chat is allowed (`carrying` rows commit in the same transaction)."""
         if chat.platform == CONSOLE:
             return Access(Role.OWNER, True)
 
@@ -246,7 +298,7 @@ class Router:
             allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and role >= Role.ADMIN)
             return Access(role, allowed)
 
-        return await self.services.db.run(load)
+        return await self.services.db.run(load, carrying=carrying)
 
     def masked(self, text: str) -> str:
         """`text` with every configured secret replaced by ***."""
@@ -266,6 +318,7 @@ class Router:
     # entry points -------------------------------------------------------------
     async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
         """Run one command line and send its replies to `sink`. Never raises."""
+        sink = self._settling(sink, incoming.receipt)
         try:
             await self._handle(incoming, sink)
         except Exception as exc:  # the last guard: a surface must never see a traceback
@@ -274,7 +327,8 @@ class Router:
             self.services.record_error("router", f"{type(exc).__name__} (ref {ref})")
             await _safe_send(sink, Reply.error(f"Something went wrong (ref {ref}). It has been logged."))
 
-    async def press(self, chat: ChatRef, user: UserRef, token: str, sink: ReplySink) -> None:
+    async def press(self, chat: ChatRef, user: UserRef, token: str, sink: ReplySink,
+                    receipt: FirstWrite | None = None) -> None:
         """A button was pressed: run its command as the presser, with the presser's access."""
 
         def load(session: Session) -> ButtonToken | None:
@@ -282,9 +336,14 @@ class Router:
 
         row = await self.services.db.run(load)
         if row is None or row.chat != chat.key:
-            await sink.send(Reply.error("This button has expired. Run the command again."))
+            await self._settling(sink, receipt).send(Reply.error("This button has expired. Run the command again."))
             return
-        await self.handle(Incoming(chat, user, row.command), sink)
+        await self.handle(Incoming(chat, user, row.command, receipt=receipt), sink)
+
+    def _settling(self, sink: ReplySink, receipt: FirstWrite | None) -> ReplySink:
+        if receipt is None or isinstance(sink, SettlingSink):
+            return sink
+        return SettlingSink(sink, self.services.db, receipt)
 
     async def tokens_for(self, reply: Reply, chat: ChatRef) -> dict[Button, str]:
         """Short tokens for the reply's buttons (persisted so buttons survive a restart)."""
@@ -325,8 +384,15 @@ class Router:
             if incoming.bot_username and addressee.lower() != incoming.bot_username.lower():
                 return  # addressed to another bot in this group
         tokens[0] = Token(head.lower(), tokens[0].start, tokens[0].end)
-        access = await self.access(incoming.chat, incoming.user)
         command, used = self.registry.resolve(tokens)
+        # An update that changes nothing is marked handled as it starts; one that does, with its first write.
+        changes = command is not None and command.mutates
+        access = await self.access(incoming.chat, incoming.user, carrying=None if changes else incoming.receipt)
+        with first_write(incoming.receipt):  # a refusal's audit entry is its first write
+            await self._dispatch(incoming, sink, access, text, tokens, command, used)
+
+    async def _dispatch(self, incoming: Incoming, sink: ReplySink, access: Access, text: str, tokens: list[Token],
+                        command: Command | None, used: int) -> None:
         if command is None:
             await self._unknown(incoming, sink, access, tokens)
             return
@@ -353,13 +419,16 @@ class Router:
             return
         ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
                       access.chat_allowed)
-        await self._run(ctx, kwargs, args_text)
+        await self._run(ctx, kwargs, args_text, incoming.receipt)
 
-    async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str) -> None:
+    async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str, receipt: FirstWrite | None) -> None:
         command = ctx.command
         timeout = command.timeout or self.services.settings.commands.timeout_s
         started = time.monotonic()
-        task = asyncio.create_task(command.handler(ctx, **kwargs), name=f"cmd:{command.name}")
+        record = CommandRecord(ctx.user.key, ctx.chat.key, command.name, self.masked(args_text), receipt) \
+            if command.mutates else None
+        with first_write(record):  # a changing command's first write carries its audit entry and receipt
+            task = asyncio.create_task(command.handler(ctx, **kwargs), name=f"cmd:{command.name}")
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
         outcome, detail = "ok", ""
@@ -383,11 +452,16 @@ class Router:
             reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
         log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,
                                    "outcome": outcome, "ms": int((time.monotonic() - started) * 1000)})
-        try:
-            if reply is not None:
-                await ctx.send(reply)  # the answer first: the audit write need not delay it
-        finally:
-            await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
+        if record is None:  # nothing changed: the answer first, the audit entry need not delay it
+            try:
+                if reply is not None:
+                    await ctx.send(reply)
+            finally:
+                await self.audit(ctx.chat, ctx.user, command.name, args_text, outcome, detail)
+            return
+        await record.finish(self.services.db, outcome, self.masked(detail))  # audited before anyone sees an answer
+        if reply is not None:
+            await ctx.send(reply)
 
     async def _rate_limited(self, incoming: Incoming, access: Access, command: Command, args_text: str,
                             sink: ReplySink) -> bool:

@@ -141,16 +141,22 @@ async def watch_add(
     interval = None if every is None else int(max(every.total_seconds(), min_poll))
     now = ctx.services.now()
 
-    def create(session: Session) -> Watch | None:
-        if len(watches.for_chat(session, ctx.chat.platform, ctx.chat.id)) >= MAX_WATCHES_PER_CHAT:
-            return None
+    def create(session: Session) -> tuple[Watch | None, bool]:
+        found = watches.for_chat(session, ctx.chat.platform, ctx.chat.id)
+        same = next((w for w in found if _same_watch(w, parsed, names, interval, surge)), None)
+        if same is not None:
+            return same, False
+        if len(found) >= MAX_WATCHES_PER_CHAT:
+            return None, False
         return watches.create(session, platform=ctx.chat.platform, chat_id=ctx.chat.id, query=query.strip(),
                               sources=names, interval_s=interval, created_by=ctx.user.key, now=now,
-                              surge_alerts=surge)
+                              surge_alerts=surge), True
 
-    watch = await ctx.services.db.run(create)
+    watch, created = await ctx.services.db.run(create)
     if watch is None:
         raise CommandError(f"This chat has {MAX_WATCHES_PER_CHAT} watches already; remove some first.")
+    if not created:
+        return _already_watching(watch, now)
     await monitor.watch_changed(watch)
     reply = Reply.text("✅ ", bold(f"Watch {watch.id}"), " added: ", code(str(parsed)))
     reply.kv([
@@ -166,6 +172,26 @@ async def watch_add(
     reply.para("Alerts for new matches arrive in this chat. See what it would have found: ",
                code(f"/watch test {query.strip()}"))
     return reply.buttons([Button("Show", f"/watch show {watch.id}"), Button("Pause", f"/watch pause {watch.id}")])
+
+
+def _same_watch(watch: Watch, query: Query, sources: list[str], interval_s: int | None, surge: bool) -> bool:
+    """Whether `watch` is the watch being added: the same normalised query and the same options."""
+    if (watch.sources, watch.interval_s, watch.surge_alerts) != (sources, interval_s, surge):
+        return False
+    try:
+        return parse_query(watch.query).root == query.root
+    except QueryError:
+        return False
+
+
+def _already_watching(watch: Watch, now: datetime) -> Reply:
+    """The answer to adding a watch this chat has: nothing new, and the way to the existing one."""
+    if watch.state != WatchState.ACTIVE:
+        return Reply.text("⏸ ", bold(f"Watch {watch.id}"), " has this query and options and is paused; nothing new "
+                          "was added. Resume it with ", code(f"/watch resume {watch.id}"), ".").buttons(
+            [Button("Resume", f"/watch resume {watch.id}"), Button("Show", f"/watch show {watch.id}")])
+    return Reply.text("👀 Already watching this as ", bold(f"#{watch.id}"), f" ({_state_label(watch, now)}); "
+                      "nothing new was added.").buttons([Button("Show", f"/watch show {watch.id}")])
 
 
 @commands.command("watch list", "List this chat's watches", example="/watch list")

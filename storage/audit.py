@@ -22,3 +22,12 @@ def recent(session: Session, limit: int = 20, user: str | None = None) -> list[A
     if user:
         query = query.where(AuditEntry.user == user)
     return list(session.exec(query))
+
+
+def set_outcome(session: Session, entry_id: int, outcome: str, detail: str = "") -> None:
+    """Record how a command that was audited before it finished ended."""
+    entry = session.get(AuditEntry, entry_id)
+    if entry is not None:
+        entry.outcome = outcome
+        entry.detail = detail[:2000]
+        session.add(entry)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers every table)
@@ -20,6 +24,67 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_WROTE = "socmint_wrote"  # Session.info key: this transaction changed rows
+
+
+class FirstWrite(ABC):
+    """Rows that must commit with the first transaction of a task that writes, or before it acts outside.
+
+    A chat command's audit entry and the "update handled" mark of the update it came from are one: committed
+    in the same transaction as the command's first change, a crash leaves both or neither (see `first_write`).
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self.lock = threading.Lock()  # one transaction carries the rows, even when two commit at once
+
+    @abstractmethod
+    def write(self, session: Session) -> None:
+        """Add the rows to `session`."""
+
+    def committed(self) -> None:
+        """The transaction that carried the rows committed."""
+        self.done = True
+
+
+_joining: ContextVar[FirstWrite | None] = ContextVar("first_write", default=None)
+
+
+@contextmanager
+def first_write(rows: FirstWrite | None) -> Iterator[None]:
+    """In this block, and in tasks started in it, the first `Database.run` that writes also commits `rows`."""
+    token = _joining.set(rows)
+    try:
+        yield
+    finally:
+        _joining.reset(token)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: UOWTransaction) -> None:
+    session.info[_WROTE] = True
+
+
+def _wrote(session: Session) -> bool:
+    """Whether the session's transaction changes anything (flushed, executed or still pending)."""
+    return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
+
+
+def _commit_with(session: Session, rows: FirstWrite) -> bool:
+    """Add `rows` to the session's transaction and commit, unless another transaction did; True when this one did."""
+    with rows.lock:
+        if rows.done:
+            return False
+        rows.write(session)
+        session.commit()
+        rows.committed()
+        return True
 
 
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
@@ -82,14 +147,38 @@ class Database:
                 session.rollback()
                 raise
 
-    def _run_sync(self, fn: Callable[[Session], T]) -> T:
+    def _run_sync(self, fn: Callable[[Session], T], joining: FirstWrite | None, force: bool) -> T:
         with self.session() as session:
-            return fn(session)
+            result = fn(session)
+            if joining is not None and (force or _wrote(session)):
+                _commit_with(session, joining)
+            return result
 
-    async def run(self, fn: Callable[[Session], T]) -> T:
-        """Run `fn(session)` in a worker thread and commit; returns what `fn` returns."""
+    async def run(self, fn: Callable[[Session], T], *, carrying: FirstWrite | None = None) -> T:
+        """Run `fn(session)` in a worker thread and commit; returns what `fn` returns.
+
+        Inside `first_write(rows)`, the first call whose transaction writes commits `rows` with it;
+        `carrying` rows commit with this transaction whatever it does (unless committed before).
+        """
+        joining, force = (carrying, True) if carrying is not None and not carrying.done else (_joining.get(), False)
+        if joining is not None and joining.done:
+            joining = None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run_sync, fn)
+        return await loop.run_in_executor(self._pool, self._run_sync, fn, joining, force)
+
+    def _settle_sync(self, rows: FirstWrite) -> bool:
+        with self.session() as session:
+            return _commit_with(session, rows)
+
+    async def settle(self, rows: FirstWrite | None) -> bool:
+        """Commit `rows` now unless a transaction already has (before acting outside the database).
+
+        Returns whether this call committed them.
+        """
+        if rows is None or rows.done:
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._settle_sync, rows)
 
     @property
     def size_bytes(self) -> int | None:

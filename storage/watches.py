@@ -50,11 +50,27 @@ def active(session: Session) -> list[Watch]:
 
 
 def remove(session: Session, watch: Watch) -> None:
-    """Delete a watch with its matches and queued alerts."""
+    """Delete a watch with its matches and queued alerts; an alert that also names other watches stays theirs."""
+    _hand_over_alerts(session, watch)
     session.execute(delete(OutboxItem).where(OutboxItem.watch_id == watch.id))
     session.execute(delete(WatchMatch).where(WatchMatch.watch_id == watch.id))
     session.execute(delete(WatchSignal).where(WatchSignal.watch_id == watch.id))
     session.delete(watch)
+
+
+def _hand_over_alerts(session: Session, watch: Watch) -> None:
+    """Take the watch out of the alerts of its chat that name it with others (the next one named owns them)."""
+    rows = session.execute(select(OutboxItem).where(
+        OutboxItem.chat_platform == watch.chat_platform, OutboxItem.chat_id == watch.chat_id,
+        col(OutboxItem.post_id).is_not(None))).scalars()
+    for row in rows:
+        named = row.payload.get("watches") or []
+        others = [w for w in named if w.get("id") != watch.id]
+        if not others or len(others) == len(named):
+            continue
+        row.payload = {**row.payload, "watch_id": others[0]["id"], "query": others[0]["query"], "watches": others}
+        row.watch_id = others[0]["id"]
+        session.add(row)
 
 
 def match_counts(session: Session, watch_ids: list[int], since: datetime, until: datetime) -> dict[int, int]:

@@ -35,7 +35,7 @@ async def test_alert_button_adds_the_post_and_the_report_is_sent(tg: Telegram) -
         return row.id
 
     post_id = await tg.bot.services.db.run(insert)
-    await tg.surface.deliver(OWNER, render(alert_payload(4, "phishing", post_payload(post, post_id, ["phishing"]))))
+    await tg.surface.deliver(OWNER, render(alert_payload([(4, "phishing")], post_payload(post, post_id, ["phishing"]))))
     alert = tg.fake.sent(OWNER)[-1]
     buttons = {b["text"]: b["callback_data"] for row in alert.params["reply_markup"]["inline_keyboard"] for b in row}
     before = len(tg.fake.sent(OWNER))

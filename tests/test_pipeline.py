@@ -96,7 +96,10 @@ async def test_muted_paused_and_old_posts_are_matched_but_not_alerted(tmp_path: 
         assert [r.plain_text().count("Watch 2") for _, r in surface.delivered] == [1]
         clock.advance(hours=2)  # the mute ran out
         later = await monitor.ingest([make_post("4", "new phishing kit", at=clock.now)])
-        assert later.alerts == 2
+        assert (later.matches, later.alerts) == (2, 1)  # one alert in the chat, naming both watches
+        await monitor.outbox.drain()
+        last = surface.delivered[-1][1].plain_text()
+        assert "Watch 1" in last and "Watch 2" in last
     finally:
         await bot.stop()
 
@@ -193,5 +196,46 @@ async def test_lookup_of_a_hash_shows_where_it_was_seen(tmp_path):
         text = await bot.text(f"/lookup {digest.upper()}")
         assert "SHA-256 hash" in text and "Seen in collected posts" in text and "vendor-blog" in text
         assert "Not seen" in await bot.text("/lookup " + "ab" * 32)
+    finally:
+        await bot.stop()
+
+
+async def test_a_post_is_alerted_once_per_chat_naming_its_unmuted_watches(tmp_path: Path) -> None:
+    clock = Clock()
+    bot, surface = await start_monitor_bot(tmp_path, clock)
+    try:
+        await bot.run("/watch add lockbit")  # 1
+        await bot.run("/watch add lockbit OR alphv")  # 2
+        await bot.run("/watch add lockbit", chat_id=-6)  # 3, another chat
+        await bot.run("/watch mute 1 1h")
+        monitor = engine_of(bot)
+        result = await monitor.ingest([make_post("1", "lockbit leaks again")])
+        assert (result.matches, result.alerts) == (3, 2)  # one alert per chat
+        await monitor.outbox.drain()
+        texts = {chat: reply.plain_text() for chat, reply in surface.delivered}
+        assert "Watch 2" in texts[-5001] and "Watch 1" not in texts[-5001]  # muted: still matched, not named
+        assert "Watch 3" in texts[-6]
+        await bot.run("/watch mute 2 1h")  # every matching watch of the chat muted: no alert there
+        later = await monitor.ingest([make_post("2", "lockbit and alphv again")])
+        assert (later.matches, later.alerts) == (3, 1) and later.chats == {("telegram", -6)}
+    finally:
+        await bot.stop()
+
+
+async def test_removing_a_watch_hands_its_shared_alerts_to_the_others(tmp_path: Path) -> None:
+    bot, surface = await start_monitor_bot(tmp_path, Clock())
+    try:
+        await bot.run("/watch add lockbit")  # 1
+        await bot.run("/watch add lockbit OR alphv")  # 2
+        monitor = engine_of(bot)
+        await monitor.ingest([make_post("1", "lockbit leaks again"), make_post("2", "lockbit once more today")])
+        await bot.run("/watch remove 1")
+        assert await monitor.outbox.drain() == 2  # the queued alerts were both watches' and are watch 2's now
+        for _chat, reply in surface.delivered:
+            text = reply.plain_text()
+            assert "Watch 2" in text and "Watch 1" not in text
+            assert next(b.command for row in reply.button_rows for b in row) == "/watch mute 2 1h"
+        rows = await bot.services.db.run(lambda s: s.execute(select(OutboxItem.watch_id)).scalars().all())
+        assert rows == [2, 2]
     finally:
         await bot.stop()

@@ -6,13 +6,15 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option, UsageError
+from bot.command import Arg, ArgKind, ChatKind, ChatRef, CommandError, CommandSet, Context, Option, UsageError, UserRef
 from bot.reply import Button, Reply
-from bot.router import ParseError, Registry, parse_arguments, tokenize
+from bot.router import Incoming, ParseError, Registry, parse_arguments, tokenize
 from handlers import admin, basics
-from storage import audit
-from storage.models import Role
+from storage import audit, identity
+from storage.db import FirstWrite
+from storage.models import AuditEntry, Chat, Role
 from tests.harness import BotHarness, RecordingSink
 
 demo = CommandSet()
@@ -54,6 +56,16 @@ async def nope(ctx: Context) -> Reply:
 @demo.command("bad", "Bad args inside", example="/bad")
 async def bad(ctx: Context) -> Reply:
     raise UsageError("the window must be positive")
+
+
+half_done = asyncio.Event()  # set by a test to let /half finish
+
+
+@demo.command("half", "Writes, then waits", example="/half", mutates=True)
+async def half(ctx: Context) -> Reply:
+    await ctx.services.db.run(lambda s: identity.touch_chat(s, "telegram", -4242, "group", "made by /half"))
+    await half_done.wait()
+    raise CommandError("stopped after the write")
 
 
 @pytest.fixture
@@ -128,9 +140,6 @@ async def test_stranger_gets_only_refusals(dbot):
 
 async def test_group_address_to_other_bot_is_ignored(dbot):
     sink = RecordingSink()
-    from bot.command import ChatKind, ChatRef, UserRef
-    from bot.router import Incoming
-
     await dbot.prepare(platform="telegram", user_id=1, chat_id=-1, role=Role.OWNER, allowed=True)
     chat, user = ChatRef("telegram", -1, ChatKind.GROUP), UserRef("telegram", 1)
     await dbot.app.router.handle(Incoming(chat, user, "/echo@otherbot hi", bot_username="socmintbot"), sink)
@@ -163,7 +172,6 @@ async def test_oversized_input_refused(dbot):
 
 
 async def test_buttons_run_mapped_command_with_pressers_access(dbot):
-    from bot.command import ChatKind, ChatRef, UserRef
 
     replies = await dbot.run("/thing list")
     chat = ChatRef("telegram", -5001, ChatKind.GROUP)
@@ -187,6 +195,62 @@ async def test_every_command_is_audited(dbot):
     await dbot.run("/echo hello")
     entries = await dbot.services.db.run(lambda s: audit.recent(s, 1))
     assert (entries[0].command, entries[0].args, entries[0].outcome) == ("echo", "hello", "ok")
+
+
+class Receipt(FirstWrite):
+    """A stand-in for a platform update's receipt: counts the transactions that carried it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, session) -> None:  # type: ignore[no-untyped-def]
+        self.writes += 1
+
+
+async def test_a_writing_command_commits_its_audit_entry_and_receipt_with_its_first_write(dbot):
+    half_done.clear()
+    receipt = Receipt()
+    chat, user = ChatRef("telegram", -5001, ChatKind.GROUP), UserRef("telegram", 1001)
+    await dbot.prepare(platform="telegram", user_id=1001, chat_id=-5001, role=Role.OWNER, allowed=True)
+    run = asyncio.create_task(dbot.app.router.handle(Incoming(chat, user, "/half", receipt=receipt), RecordingSink()))
+
+    def state(s):  # type: ignore[no-untyped-def]
+        made = s.execute(select(Chat).where(Chat.platform_id == -4242)).scalar_one_or_none()
+        return made is not None, [e.outcome for e in s.execute(select(AuditEntry).where(AuditEntry.command == "half"))
+                                  .scalars()]
+
+    while not receipt.done:
+        await asyncio.sleep(0.01)
+    assert await dbot.services.db.run(state) == (True, ["interrupted"])  # what a crash here would leave
+    half_done.set()
+    await run
+    assert await dbot.services.db.run(state) == (True, ["failed"])
+    assert receipt.writes == 1
+
+
+async def test_a_reading_command_is_marked_handled_before_it_runs_and_audited_after_its_reply(dbot):
+    receipt = Receipt()
+    seen: list[tuple[bool, list[str]]] = []
+
+    class Watching(RecordingSink):
+        async def send(self, reply: Reply) -> None:
+            entries = await dbot.services.db.run(lambda s: audit.recent(s, 5))
+            seen.append((receipt.done, [e.command for e in entries]))
+            await super().send(reply)
+
+    chat, user = ChatRef("telegram", -5001, ChatKind.GROUP), UserRef("telegram", 1001)
+    await dbot.prepare(platform="telegram", user_id=1001, chat_id=-5001, role=Role.OWNER, allowed=True)
+    await dbot.app.router.handle(Incoming(chat, user, "/echo hi", receipt=receipt), Watching())
+    assert seen == [(True, [])] and receipt.writes == 1  # the answer first: the audit entry follows it
+    assert [e.command for e in await dbot.services.db.run(lambda s: audit.recent(s, 5))] == ["echo"]
+    refused = Receipt()  # a changing command refused: its refusal's audit entry carries the receipt
+    await dbot.app.router.handle(Incoming(ChatRef("telegram", -6, ChatKind.GROUP), user, "/half",
+                                          receipt=refused), RecordingSink())
+    assert refused.done and refused.writes == 1
+    not_a_command = Receipt()  # nothing to say: the receipt is the surface's to commit at the end
+    await dbot.app.router.handle(Incoming(chat, user, "just chatting", receipt=not_a_command), RecordingSink())
+    assert not not_a_command.done
 
 
 def test_registry_rejects_duplicates():

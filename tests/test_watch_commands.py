@@ -104,3 +104,24 @@ async def test_status_shows_queue_depth_and_watches(tmp_path: Path) -> None:
         assert re.search(r"polling\s+off in this process", status)
     finally:
         await bot.stop()
+
+
+async def test_adding_a_watch_the_chat_has_creates_nothing(tmp_path: Path) -> None:
+    bot, _ = await start_monitor_bot(tmp_path, Clock())
+    try:
+        assert "Watch 1 added" in await bot.text("/watch add LockBit OR alphv --sources fake --every 10m")
+        again = await bot.text("/watch add  lockbit  OR ALPHV --every 10m --sources fake")  # the same, normalised
+        assert "Already watching this as #1" in again and "active" in again
+        other_chat = await bot.text("/watch add lockbit OR alphv --sources fake --every 10m", chat_id=-6)
+        assert "Watch 2 added" in other_chat  # watches belong to their chat
+        other_options = await bot.text("/watch add lockbit OR alphv --sources fake")
+        assert "Watch 3 added" in other_options  # same query, other options: a different watch
+        assert "Watch 4 added" in await bot.text("/watch add alphv OR lockbit OR conti")
+
+        await bot.text("/watch pause 1")
+        paused = await bot.run("/watch add lockbit OR alphv --sources fake --every 10m")
+        assert "Watch 1 has this query and options and is paused" in paused[0].plain_text()
+        assert "/watch resume 1" in [b.command for row in paused[0].button_rows for b in row]
+        assert "3 watches in this chat" in await bot.text("/watch list")  # 1, 3 and 4
+    finally:
+        await bot.stop()

@@ -1,10 +1,11 @@
 """The Telegram surface: python-telegram-bot v22 against a configurable Bot API root.
 
 Commands (and `/import` captions on documents) go to the router; button presses are answered
-at once and run as the presser. Polling runs in PTB's retry loop; every getUpdates exchange is
-watched so 409 Conflict, rate limits, timeouts and network errors each get one clear log line
-and `connected` tells the truth. The token is part of every Bot API URL, so nothing here logs
-URLs or raw request errors; the logging setup masks anything token-shaped besides.
+at once and run as the presser. Every update passes through the inbox (`telegram_inbox.py`), so
+each is handled once across crashes and restarts. Polling runs in PTB's retry loop; every
+getUpdates exchange is watched so 409 Conflict, rate limits, timeouts and network errors each get
+one clear log line and `connected` tells the truth. The token is part of every Bot API URL, so
+nothing here logs URLs or raw request errors; the logging setup masks anything token-shaped besides.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from bot.render.telegram import Kind, Outgoing, render, render_progress
 from bot.reply import Reply
 from bot.router import Incoming, Registry, Router
 from bot.services import DeliveryError, Services
+from bot.surfaces.telegram_inbox import InboxProcessor, InboxQueue, TelegramInbox, current_receipt
 from config.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
@@ -229,8 +231,8 @@ class TelegramSink:
 
 
 # --------------------------------------------------------------------------- the surface
-def build_application(settings: TelegramSettings, monitor: PollMonitor) -> Application:
-    """The PTB application for our token and API root, with the rate limiter and concurrent updates."""
+def build_application(settings: TelegramSettings, monitor: PollMonitor, inbox: TelegramInbox) -> Application:
+    """The PTB application for our token and API root, with the rate limiter and concurrent updates via the inbox."""
     if settings.token is None:
         raise ValueError("telegram.token is not set")
     root = settings.api_url
@@ -240,7 +242,8 @@ def build_application(settings: TelegramSettings, monitor: PollMonitor) -> Appli
         .base_url(root + "/bot")
         .base_file_url(root + "/file/bot")
         .rate_limiter(AIORateLimiter(max_retries=RETRY_AFTER_RETRIES))
-        .concurrent_updates(True)
+        .update_queue(InboxQueue(inbox))
+        .concurrent_updates(InboxProcessor(inbox))
         .get_updates_request(MonitoredRequest(monitor, connection_pool_size=2))
         .job_queue(None)
         .build()
@@ -257,7 +260,8 @@ class TelegramSurface:
         self.router = router
         self.settings = services.settings.telegram
         self.monitor = PollMonitor(services)
-        self.app = build_application(self.settings, self.monitor)
+        self.inbox = TelegramInbox(services)
+        self.app = build_application(self.settings, self.monitor, self.inbox)
         self.bot = self.app.bot
         self._running = False
         command_filter = filters.COMMAND | (filters.CaptionRegex(r"^/") & filters.Document.ALL)
@@ -279,8 +283,11 @@ class TelegramSurface:
             raise RuntimeError("Telegram rejected the bot token; check SOCMINT_TELEGRAM__TOKEN") from None
         except NetworkError as exc:
             raise RuntimeError(f"cannot reach the Telegram Bot API at {self.settings.api_url}: {exc}") from None
+        self.inbox.bot_id = self.bot.id
         await self._publish_commands()
         await self.app.start()
+        for update in await self.inbox.recover(self.bot):
+            self.app.update_queue.put_nowait(update)  # already in the inbox: straight to processing
         updater = self.app.updater
         assert updater is not None  # built with the default updater
         if self.settings.webhook_url:
@@ -332,7 +339,7 @@ class TelegramSurface:
             return
         files = [self._incoming_file(message.document)] if message.document else []
         text = message.text or message.caption or ""
-        incoming = Incoming(chat_ref(chat), user_ref(user), text, files, self.bot.username)
+        incoming = Incoming(chat_ref(chat), user_ref(user), text, files, self.bot.username, current_receipt())
         await self.router.handle(incoming, TelegramSink(self, incoming.chat))
 
     def _incoming_file(self, document: Document) -> IncomingFile:
@@ -359,7 +366,8 @@ class TelegramSurface:
         if message is None:  # a button on an inline-mode message: not ours
             return
         chat = chat_ref(message.chat)
-        await self.router.press(chat, user_ref(query.from_user), query.data or "", TelegramSink(self, chat))
+        await self.router.press(chat, user_ref(query.from_user), query.data or "", TelegramSink(self, chat),
+                                current_receipt())
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         exc = context.error

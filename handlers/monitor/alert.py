@@ -18,6 +18,7 @@ SNIPPET_CHARS = 400
 GROUP_SNIPPET_CHARS = 140
 SIGNAL_QUERY_CHARS = 80
 TOP_IN_GROUP = 3
+MUTE_BUTTONS = 4  # an alert naming more watches offers mute buttons for the first ones (the rest: /watch mute)
 
 
 def post_payload(post: Post, post_id: int, terms: list[str]) -> dict[str, Any]:
@@ -37,9 +38,11 @@ def post_payload(post: Post, post_id: int, terms: list[str]) -> dict[str, Any]:
     }
 
 
-def alert_payload(watch_id: int, query: str, post: dict[str, Any]) -> dict[str, Any]:
-    """The outbox payload of a single alert."""
-    return {"kind": "alert", "watch_id": watch_id, "query": query, "post": post}
+def alert_payload(watches: list[tuple[int, str]], post: dict[str, Any]) -> dict[str, Any]:
+    """The outbox payload of one post alerted to one chat: the chat's watches that matched it, first one first."""
+    (watch_id, query), *_ = watches
+    return {"kind": "alert", "watch_id": watch_id, "query": query,
+            "watches": [{"id": i, "query": q} for i, q in watches], "post": post}
 
 
 def group_payload(watch_id: int, query: str, posts: list[dict[str, Any]], minutes: int) -> dict[str, Any]:
@@ -118,9 +121,19 @@ def _when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _watches(payload: dict[str, Any]) -> list[tuple[int, str]]:
+    """The watches an alert names (rows queued before alerts named several carry one)."""
+    listed = payload.get("watches") or [{"id": payload["watch_id"], "query": payload["query"]}]
+    return [(int(w["id"]), str(w["query"])) for w in listed]
+
+
 def _render_alert(payload: dict[str, Any]) -> Reply:
     post = payload["post"]
-    reply = Reply.text("🔔 ", bold(f"Watch {payload['watch_id']}"), " ", code(payload["query"]))
+    watches = _watches(payload)
+    heading: list[Span | str] = ["🔔 "]
+    for index, (watch_id, query) in enumerate(watches):
+        heading += [" · " if index else "", bold(f"Watch {watch_id}"), " ", code(query)]
+    reply = Reply.text(*heading)
     reply.para(*_byline(post))
     if post.get("title"):
         reply.para(*[Span(s.text, Style.BOLD) for s in highlighted(post["title"], post["terms"])])
@@ -128,7 +141,7 @@ def _render_alert(payload: dict[str, Any]) -> Reply:
         reply.para(*highlighted(post["snippet"], post["terms"]))
     if post.get("url"):
         reply.para(link(post["url"], post["url"]))
-    return reply.buttons(_buttons(payload["watch_id"], post))
+    return reply.buttons(*_buttons([watch_id for watch_id, _query in watches], post))
 
 
 def _render_group(payload: dict[str, Any]) -> Reply:
@@ -160,9 +173,14 @@ def _render_signal(payload: dict[str, Any]) -> Reply:
     return reply.buttons([look, Button("Mute 1h", f"/watch mute {watch_id} 1h")])
 
 
-def _buttons(watch_id: int, post: dict[str, Any]) -> list[Button]:
-    row = [Button("Mute 1h", f"/watch mute {watch_id} 1h"), Button("Add to case", f"/case add post:{post['id']}")]
+def _buttons(watch_ids: list[int], post: dict[str, Any]) -> list[list[Button]]:
+    """Mute (each watch its own button when the alert names several), add to case, profile the author."""
+    mutes = [Button("Mute 1h", f"/watch mute {watch_ids[0]} 1h")] if len(watch_ids) == 1 else [
+        Button(f"Mute {watch_id} 1h", f"/watch mute {watch_id} 1h") for watch_id in watch_ids[:MUTE_BUTTONS]]
+    row = [Button("Add to case", f"/case add post:{post['id']}")]
     handle = post.get("author_handle")
     if handle and not any(ch.isspace() for ch in handle):
         row.append(Button("Profile author", f"/profile {post['source']} {handle}"))
-    return row
+    if len(mutes) == 1:
+        return [mutes + row]
+    return [row, mutes]

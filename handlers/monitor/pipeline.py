@@ -1,7 +1,9 @@
 """The ingest pipeline: posts in → de-duplicated → stored → matched → match rows → outbox rows.
 
 Each batch is one transaction: a crash loses nothing that was acknowledged and doubles nothing,
-because posts, matches, alerts and the source cursor are committed together.
+because posts, matches, alerts and the source cursor are committed together. A post gets one alert
+per chat however many of that chat's watches match it (a unique key on post and chat holds it): the
+alert names every matching watch that is active and not muted.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def store_batch(
         post_id = ids.get(post.key)
         if post_id is None:
             continue
+        alerting: dict[tuple[str, int], list[tuple[Watch, list[str]]]] = {}
         for m in matched.get(post.key, ()):
             watch = watches.get(m.watch_id)
             if watch is None or watch.state != WatchState.ACTIVE:
@@ -161,20 +164,30 @@ def store_batch(
                 continue
             if watch.muted_until is not None and watch.muted_until > now:
                 continue
-            payload = alert_payload(watch.id or 0, watch.query, post_payload(post, post_id, terms))
-            outbox_rows.append({
-                "chat_platform": watch.chat_platform, "chat_id": watch.chat_id, "watch_id": watch.id,
-                "payload": payload, "state": "pending", "attempts": 0, "last_error": None,
-                "next_attempt_at": now, "created_at": now, "sent_at": None,
-            })
-            result.chats.add((watch.chat_platform, watch.chat_id))
+            alerting.setdefault((watch.chat_platform, watch.chat_id), []).append((watch, terms))
+        for (platform, chat_id), hits in alerting.items():  # one alert per post and chat, naming every watch
+            outbox_rows.append(_alert_row(platform, chat_id, post, post_id, hits, now))
+            result.chats.add((platform, chat_id))
     if match_rows:
         session.execute(_insert_ignoring(session, _MATCHES, ["watch_id", "post_id"]), match_rows)
     if outbox_rows:
-        session.execute(_OUTBOX.insert(), outbox_rows)
+        session.execute(_insert_ignoring(session, _OUTBOX, ["post_id", "chat_platform", "chat_id"]), outbox_rows)
     result.matches = len(match_rows)
     result.alerts = len(outbox_rows)
     return result
+
+
+def _alert_row(platform: str, chat_id: int, post: Post, post_id: int, hits: list[tuple[Watch, list[str]]],
+               now: datetime) -> dict[str, Any]:
+    """The outbox row alerting one chat to a post its watches `hits` matched (the first one owns it for grouping)."""
+    hits = sorted(hits, key=lambda hit: hit[0].id or 0)
+    terms = list(dict.fromkeys(term for _watch, found in hits for term in found))
+    payload = alert_payload([(w.id or 0, w.query) for w, _found in hits], post_payload(post, post_id, terms))
+    return {
+        "chat_platform": platform, "chat_id": chat_id, "watch_id": hits[0][0].id, "post_id": post_id,
+        "payload": payload, "state": "pending", "attempts": 0, "last_error": None,
+        "next_attempt_at": now, "created_at": now, "sent_at": None,
+    }
 
 
 def _drop_known(session: Session, posts: list[Post]) -> list[Post]:

@@ -4,6 +4,7 @@ from storage.models.audit import AuditEntry
 from storage.models.button import ButtonToken
 from storage.models.case import Case, CaseEntity, CaseEvent, CaseLink, CaseNote, CaseStatus, CurrentCase
 from storage.models.identity import Chat, Role, User
+from storage.models.inbox import InboxUpdate
 from storage.models.investigation import ChecklistItem, ChecklistState, Investigation, InvestigationStatus
 from storage.models.ioc import PostIOC
 from storage.models.lookup import LookupCache
@@ -33,6 +34,7 @@ __all__ = [
     "ChecklistState",
     "CurrentCase",
     "DigestSchedule",
+    "InboxUpdate",
     "Investigation",
     "InvestigationStatus",
     "LookupCache",

@@ -80,12 +80,16 @@ class WatchSignal(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """A message waiting for (or done with) delivery to a chat; sent in `id` order per chat."""
+    """A message waiting for (or done with) delivery to a chat; sent in `id` order per chat.
+
+    An alert names its post: one row per post and chat, whichever of the chat's watches matched it.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_pending", "state", "chat_platform", "chat_id", "id"),
         Index("ix_outbox_watch", "watch_id", "created_at"),
+        UniqueConstraint("post_id", "chat_platform", "chat_id", name="uq_outbox_post_chat"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -94,6 +98,7 @@ class OutboxItem(SQLModel, table=True):
     watch_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=True)
     )
+    post_id: int | None = None  # alerts: the post (no foreign key: a purged post keeps its pending alert)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(default=OutboxState.PENDING.value, max_length=16)
     attempts: int = 0

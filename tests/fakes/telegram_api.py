@@ -1,10 +1,13 @@
 """A fake Telegram Bot API server on 127.0.0.1 for driving the real python-telegram-bot stack offline.
 
 It answers the methods the bot uses (getMe, deleteWebhook, setWebhook, getUpdates with long polling
-and offset semantics, sendMessage, sendPhoto, sendDocument, editMessageText, setMyCommands,
+and offset semantics — every update is kept until a later getUpdates confirms it with `offset`, as
+Telegram does — sendMessage, sendPhoto, sendDocument, editMessageText, setMyCommands,
 answerCallbackQuery, getFile and file downloads), checks what Telegram checks (HTML well-formed,
 4096/1024 limits counted in UTF-16 after entity parsing, callback data ≤ 64 bytes), records every
-call, and can be scripted to fail (429 with retry_after, 409 Conflict, 403, ...).
+call, and can be scripted to fail (429 with retry_after, 409 Conflict, 403, ...), to let confirmations
+reach it late (`lag_confirmations`: a slow uplink, so a bot killed meanwhile never confirmed), and to
+run a hook just before it answers a call (`on_answer`: e.g. kill the bot when its reply was accepted).
 
 Usage::
 
@@ -23,6 +26,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,6 +217,8 @@ class FakeBotAPI:
         self.commands: list[dict[str, Any]] = []
         self.webhook_url = ""
         self.pushed_at: dict[int, float] = {}
+        self.confirm_lag_s = 0.0
+        self.on_answer: Callable[[Call], None] | None = None
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -289,6 +295,10 @@ class FakeBotAPI:
         """Answer the next `times` calls of `method` with an error."""
         self.failures.append(Failure(method, status, description, retry_after, times))
 
+    def lag_confirmations(self, seconds: float) -> None:
+        """Let a getUpdates that confirms updates arrive `seconds` late; one whose sender is gone by then never did."""
+        self.confirm_lag_s = seconds
+
     def fail_rate_limit(self, method: str = "sendMessage", retry_after: int = 1) -> None:
         self.fail(method, 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
 
@@ -297,6 +307,15 @@ class FakeBotAPI:
                   "one bot instance is running", times=times)
 
     # asserting ----------------------------------------------------------------
+    @property
+    def pending(self) -> list[int]:
+        """The ids of the updates not confirmed yet (Telegram would deliver them again)."""
+        return [u["update_id"] for u in self._updates]
+
+    def deliveries(self, update_id: int) -> int:
+        """How many getUpdates answers carried update `update_id`."""
+        return sum(1 for c in self.calls_to("getUpdates") for u in c.result or () if u["update_id"] == update_id)
+
     def calls_to(self, *methods: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method in methods and (c.ok or not ok_only)]
 
@@ -372,6 +391,12 @@ class FakeBotAPI:
         method = request.match_info["method"]
         params, files = await self._params(request)
         call = Call(method, params, files, arrived)
+        if method == "getUpdates" and self.confirm_lag_s and self._confirms(params):
+            await asyncio.sleep(self.confirm_lag_s)
+            if request.transport is None or request.transport.is_closing():
+                call.status = 0  # the sender died on the way: Telegram never saw this request
+                self._record(call)
+                return web.Response(status=499)
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -388,8 +413,14 @@ class FakeBotAPI:
                 body["parameters"] = exc.parameters
             return web.json_response(body, status=exc.status)
         call.result = result
+        if self.on_answer is not None:
+            self.on_answer(call)
         self._record(call)
         return web.json_response({"ok": True, "result": result})
+
+    def _confirms(self, params: dict[str, Any]) -> bool:
+        offset = int(params.get("offset") or 0)
+        return bool(offset) and any(u["update_id"] < offset for u in self._updates)
 
     def _scripted_failure(self, method: str) -> None:
         for failure in self.failures:

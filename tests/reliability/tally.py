@@ -47,6 +47,12 @@ class Tally:
             "duplicate_alerts_without_a_crash": faults.get("duplicates", 0) + chat.get("doubled", 0),
             "crashes": crash.get("crashes", 0),
             "max_duplicates_per_crash": crash.get("max_duplicates_per_crash", 0),
+            "commands_during_crashes": crash.get("commands", 0),
+            "commands_applied_or_audited_other_than_once": crash.get("commands_applied_twice", 0)
+            + crash.get("commands_not_applied", 0) + crash.get("commands_audited_wrongly", 0),
+            "command_updates_redelivered": crash.get("updates_redelivered", 0),
+            "command_replies_doubled": crash.get("command_replies_doubled", 0),
+            "command_replies_lost_to_a_kill": crash.get("command_replies_lost_to_a_kill", 0),
             "hostile_inputs_tried": sum(v for k, v in hostile.items() if k.endswith("_tried")),
             "hostile_unhandled_errors": hostile.get("unhandled", 0),
             "security_probes_refused": probes.get("refused", 0),

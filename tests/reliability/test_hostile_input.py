@@ -292,7 +292,7 @@ async def test_nasty_strings_through_commands_and_renderers(tmp_path: Path) -> N
             post = make_post("n", text or "-", author=text[:64] or "x", url="https://example.com/" + text[:50],
                              title=text[:300] or None)
             for terms in ([], ["lockbit"]):  # matched terms come from parsed queries, never from the post
-                checks += check_renders(render(alert_payload(1, text[:300], post_payload(post, 1, terms))))
+                checks += check_renders(render(alert_payload([(1, text[:300])], post_payload(post, 1, terms))))
                 tried += 1
     finally:
         await bot.stop()
