@@ -32,6 +32,7 @@ from bot.command import (
 from bot.ratelimit import CommandRateLimiter
 from bot.reply import Button, Reply, code
 from bot.services import Services
+from bot.untrusted import encodable
 from storage import audit, identity
 from storage.models import ButtonToken, Role
 
@@ -303,7 +304,7 @@ class Router:
     # the work -----------------------------------------------------------------
     async def _handle(self, incoming: Incoming, sink: ReplySink) -> None:
         settings = self.services.settings
-        text = incoming.text.strip()
+        text = encodable(incoming.text).strip()
         if len(text) > settings.commands.max_input_chars:
             await sink.send(Reply.error(f"That message is too long (over {settings.commands.max_input_chars} "
                                         "characters). Send a shorter command, or attach a file with /import."))

