@@ -89,23 +89,31 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"# effective settings (file: {config_path()}{'' if config_path().exists() else ', not present'})")
     data = settings.model_dump(mode="json")
-    _print_toml(data)
+    _print_toml(data, settings.masker().mask)
     print("# configuration OK", file=sys.stderr)
     return 0
 
 
-def _print_toml(data: dict, prefix: str = "") -> None:  # type: ignore[type-arg]
+def _print_toml(data: dict, mask: Callable[[str], str], prefix: str = "") -> None:  # type: ignore[type-arg]
+    """The settings as TOML, every value through `mask` (the database URL's password, tokens in URLs)."""
     import json
 
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) or not v}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict) and v}
     if prefix and scalars:
         print(f"\n[{prefix}]")
     for key, value in scalars.items():
-        rendered = json.dumps(value, ensure_ascii=False) if value is not None else '""  # unset'
-        print(f"{key} = {rendered}")
+        rendered = mask(json.dumps(value, ensure_ascii=False)) if value is not None else '""  # unset'
+        print(f"{_toml_key(key)} = {rendered}")
     for key, value in tables.items():
-        _print_toml(value, f"{prefix}.{key}" if prefix else key)
+        _print_toml(value, mask, f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key))
+
+
+def _toml_key(key: str) -> str:
+    """A bare TOML key when it can be one, else a quoted one (instance URLs as keys)."""
+    import json
+
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
 
 
 def cmd_plugin(target: str) -> Callable[[argparse.Namespace], int]:

@@ -250,10 +250,8 @@ class Router:
         return await self.services.db.run(load)
 
     def masked(self, text: str) -> str:
-        """`text` with every configured secret replaced by ***."""
-        for secret in self.services.settings.secrets():
-            text = text.replace(secret, "***")
-        return text
+        """`text` with every configured secret and URL credential replaced by ***."""
+        return self.services.masked(text)
 
     async def audit(self, ctx_chat: ChatRef, user: UserRef, command: str, args: str, outcome: str,
                     detail: str = "") -> None:
@@ -272,7 +270,7 @@ class Router:
         except Exception as exc:  # the last guard: a surface must never see a traceback
             ref = secrets.token_hex(3)
             log.exception("router failure ref=%s", ref)
-            self.services.record_error("router", f"{type(exc).__name__} (ref {ref})")
+            self.services.record_error("router", f"{type(exc).__name__} (ref {ref})", incoming.chat.key)
             await _safe_send(sink, Reply.error(f"Something went wrong (ref {ref}). It has been logged."))
 
     async def press(self, chat: ChatRef, user: UserRef, token: str, sink: ReplySink) -> None:
@@ -379,7 +377,7 @@ class Router:
         except Exception as exc:
             ref = secrets.token_hex(3)
             log.exception("command /%s failed ref=%s", command.name, ref)
-            self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})")
+            self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})", ctx.chat.key)
             outcome, detail = "error", f"{type(exc).__name__} ref {ref}"
             reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
         log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,

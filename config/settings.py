@@ -19,6 +19,7 @@ from pydantic_settings import (
 from config.governance import GovernanceSettings
 from config.investigate import InvestigateSettings
 from config.lookups import LookupsSettings
+from config.masking import SecretMasker, url_password
 from config.monitor import MonitorSettings
 from config.sources import SourcesSettings
 
@@ -162,7 +163,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
 
     def secrets(self) -> list[str]:
-        """Every configured secret value, for log masking."""
+        """Every configured secret value (tokens, keys, passwords inside URLs such as the database's)."""
         found: list[str] = []
 
         def walk(obj: Any) -> None:
@@ -170,12 +171,26 @@ class Settings(BaseSettings):
                 value = obj.get_secret_value()
                 if value:
                     found.append(value)
+            elif isinstance(obj, str) and "@" in obj and "://" in obj:
+                password = url_password(obj)
+                if password:
+                    found.append(password)
             elif isinstance(obj, BaseModel):
                 for name in type(obj).model_fields:
                     walk(getattr(obj, name))
+            elif isinstance(obj, dict):
+                for value in obj.values():
+                    walk(value)
+            elif isinstance(obj, list | tuple):
+                for value in obj:
+                    walk(value)
 
         walk(self)
         return found
+
+    def masker(self) -> SecretMasker:
+        """A masker for every secret of these settings."""
+        return SecretMasker(self.secrets())
 
 
 class ConfigError(Exception):

@@ -105,3 +105,47 @@ async def test_15_exports_drop_control_and_bidi_characters_and_gexf_parses(tmp_p
     for text in texts:
         assert not BIDI_OR_CONTROL.search(text.replace("\r\n", "\n"))
     assert any("lone" in t for t in texts)
+
+
+# --------------------------------------------------------------------------- 5, 6. credentials in URLs
+DB_PASSWORD = "Db-Passw0rd-9c1f"
+BOT_TOKEN = "7654321098:AAHechoedTokenFromTheUpstream_x1"
+
+
+def test_5_config_check_masks_the_database_password_and_url_credentials(tmp_path: Path) -> None:
+    from tests.test_cli import socmint
+
+    env = {"SOCMINT_DATABASE__URL": f"postgresql+psycopg://socmint:{DB_PASSWORD}@db.internal:5432/socmint",
+           "SOCMINT_SOURCES__RSS__BASE_URL": "https://feeduser:feedpass-77@feeds.example/?token=tok-123-abc",
+           "SOCMINT_TELEGRAM__TOKEN": BOT_TOKEN}
+    result = socmint("config", "check", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    for secret in (DB_PASSWORD, "feedpass-77", "tok-123-abc", BOT_TOKEN):
+        assert secret not in out
+    assert "postgresql+psycopg://socmint:***@db.internal:5432/socmint" in out
+    assert "https://feeduser:***@feeds.example/?token=***" in out
+
+
+async def test_5_6_recent_errors_are_masked_before_they_are_stored(tmp_path: Path) -> None:
+    from handlers import basics
+
+    bot = BotHarness(tmp_path, sets=[basics.commands], telegram={"token": BOT_TOKEN},
+                     sources={"rss": {"base_url": f"https://u:{DB_PASSWORD}@feeds.example"}})
+    await bot.start()
+    try:
+        # an upstream that echoes the request path, and a driver that quotes its URL
+        bot.services.record_error("telegram", f"HTTP 502: bad gateway for GET /bot{BOT_TOKEN}/getUpdates")
+        bot.services.record_error("poll rss", "cannot connect to postgresql://bot:hunter2-pw@10.0.0.5/db "
+                                              "and https://x.example/feed?api_key=k-999&page=2")
+        bot.services.record_error("poll rss", f"feed said {DB_PASSWORD}")
+        stored = " ".join(e.message for e in bot.services.errors)
+        replies = await bot.run("/status")
+    finally:
+        await bot.stop()
+    shown = stored + "".join(r.plain_text() for r in replies)
+    shown += "".join(m.html + m.data.decode("utf-8-sig", "replace") for r in replies
+                     for m in telegram_render.render(r, {}))
+    for secret in (BOT_TOKEN, "hunter2-pw", "k-999", DB_PASSWORD):
+        assert secret not in shown
+    assert "postgresql://bot:***@10.0.0.5/db" in stored and "api_key=***&page=2" in stored
