@@ -80,7 +80,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"socmint: {path} exists; use --force to overwrite", file=sys.stderr)
         return 1
-    path.write_text(files("config").joinpath("default.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    from storage.private import write_private
+
+    write_private(path, files("config").joinpath("default.toml").read_text(encoding="utf-8"))  # it may hold keys
     print(f"wrote {path}; edit it, then `socmint config check`")
     return 0
 
@@ -164,15 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `socmint` command; everything it creates is private to its user (umask 077)."""
+    from storage.private import private_umask
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in PLUGINS:  # the plugin parses its own arguments, --help included
-        return cmd_plugin(PLUGINS[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "fn", None):
-        parser.print_help()
-        return 0
-    return args.fn(args)
+    with private_umask():
+        if argv and argv[0] in PLUGINS:  # the plugin parses its own arguments, --help included
+            return cmd_plugin(PLUGINS[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "fn", None):
+            parser.print_help()
+            return 0
+        return args.fn(args)
 
 
 if __name__ == "__main__":

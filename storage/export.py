@@ -16,6 +16,7 @@ from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table)
 from config.masking import SecretMasker
+from storage.private import open_private, private_dir, write_private
 
 
 def _plain(value: Any) -> Any:
@@ -34,7 +35,7 @@ def export_tables(engine: Engine, out_dir: Path, *, secrets: Iterable[str] = (),
 
     Configured secret values are masked in every line, should one ever have been stored.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     mask = SecretMasker(secrets).mask
     present = set(inspect(engine).get_table_names())
     counts: dict[str, int] = {}
@@ -45,12 +46,12 @@ def export_tables(engine: Engine, out_dir: Path, *, secrets: Iterable[str] = (),
             count = 0
             key = list(table.primary_key.columns)
             query = select(table).order_by(*key).execution_options(yield_per=batch)
-            with (out_dir / f"{table.name}.jsonl").open("w", encoding="utf-8") as fh:
+            with open_private(out_dir / f"{table.name}.jsonl") as fh:
                 for row in conn.execute(query):
                     record = {k: _plain(v) for k, v in row._mapping.items()}
                     fh.write(mask(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n")
                     count += 1
             counts[table.name] = count
     manifest = {"format": "socmint-export/1", "tables": counts}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_private(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return counts

@@ -149,3 +149,52 @@ async def test_5_6_recent_errors_are_masked_before_they_are_stored(tmp_path: Pat
     for secret in (BOT_TOKEN, "hunter2-pw", "k-999", DB_PASSWORD):
         assert secret not in shown
     assert "postgresql://bot:***@10.0.0.5/db" in stored and "api_key=***&page=2" in stored
+
+
+# --------------------------------------------------------------------------- 7. private data files
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_7_data_dir_database_backups_exports_attachments_and_config_are_private(tmp_path: Path) -> None:
+    from tests.test_cli import socmint
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)  # made by hand before the first start: tightened
+    env = {"SOCMINT_SOURCES__RSS__ENABLED": "false"}
+    assert socmint("init", cwd=tmp_path).returncode == 0
+    result = socmint("console", cwd=tmp_path, env=env,
+                     stdin="/case new private\n/case add username:alice\n/case export csv\n/status\n")
+    assert result.returncode == 0, result.stderr
+    assert socmint("backup", str(tmp_path / "data" / "backups" / "b.db"), cwd=tmp_path).returncode == 0
+    assert socmint("export-data", "--out", str(tmp_path / "data" / "export"), cwd=tmp_path).returncode == 0
+    assert socmint("case", "export", "1", "--format", "json", "--out", str(tmp_path / "case.json"),
+                   cwd=tmp_path).returncode == 0
+    assert _mode(tmp_path / "socmint.toml") == 0o600 and _mode(tmp_path / "case.json") == 0o600
+    dirs = [data, *(p for p in data.rglob("*") if p.is_dir())]
+    files = [p for p in data.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"socmint.db", "b.db", "manifest.json", "audit.jsonl"} <= names
+    assert any(p.parent.name == "attachments" for p in files)
+    assert {p.name: oct(_mode(p)) for p in dirs if _mode(p) != 0o700} == {}
+    assert {p.name: oct(_mode(p)) for p in files if _mode(p) != 0o600} == {}
+
+
+async def test_7_the_app_makes_its_files_private_whatever_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        bot = BotHarness(tmp_path, database={"url": f"sqlite:///{tmp_path / 'data' / 'db' / 'socmint.db'}"})
+        await bot.start()
+        await bot.run("/whoami")
+        db_dir = tmp_path / "data" / "db"
+        wal = db_dir / "socmint.db-wal"
+        assert wal.exists()
+        modes = {p.name: _mode(p) for p in db_dir.iterdir()}
+        await bot.stop()
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "data") == 0o700 and _mode(db_dir) == 0o700
+    assert modes == {name: 0o600 for name in modes} and {"socmint.db", "socmint.db-wal", "socmint.db-shm"} <= set(modes)

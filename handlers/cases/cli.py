@@ -14,6 +14,7 @@ from handlers.cases.export import FORMATS, export, filename
 from storage import cases as store
 from storage.db import Database
 from storage.models import Case
+from storage.private import write_private
 from storage.types import utcnow
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -79,7 +80,7 @@ def _export(db: Database, args: argparse.Namespace, out: TextIO, binary_out: Bin
         (binary_out or sys.stdout.buffer).write(data)
         return EXIT_OK
     path = Path(args.out or filename(bundle, args.format))
-    path.write_bytes(data)
+    write_private(path, data)
     print(f"wrote {path} ({len(data)} bytes, case {case.id}: {len(bundle.entities)} entities, "
           f"{len(bundle.links)} links)", file=out)
     return EXIT_OK
