@@ -211,11 +211,18 @@ class ChatRef:
 
 @dataclass(frozen=True)
 class UserRef:
-    """A user on a platform, by its stable numeric id; `name` is display only."""
+    """A user on a platform, by its stable numeric id.
+
+    `name` is display only; `username` is the platform's unique handle (Telegram @username), the only
+    thing `/role @name` resolves against. `anonymous` marks a sender the platform hides (an anonymous
+    group admin, a channel posting in a group): it shares its id with others and gets no role.
+    """
 
     platform: str
     id: int
     name: str | None = None
+    username: str | None = None
+    anonymous: bool = False
 
     @property
     def key(self) -> str:

@@ -29,7 +29,7 @@ from bot.command import (
     UserRef,
     parse_duration,
 )
-from bot.ratelimit import CommandRateLimiter
+from bot.ratelimit import CommandRateLimiter, RefusalLimiter
 from bot.reply import Button, Reply, code
 from bot.services import Services
 from bot.untrusted import encodable
@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 
 CONSOLE = "console"
 REFUSAL = "This chat is not allowed to use the bot yet. Ask an admin to run /allow here."
+ANONYMOUS = ("You are writing anonymously (as this group or as a channel), so the bot cannot tell who you are "
+             "and gives you no role. Write as yourself to use commands: turn off \"Remain anonymous\" in your "
+             "admin rights, or choose your own account as the sender.")
+EXPIRED = "This button has expired. Run the command again."
 
 
 # --------------------------------------------------------------------------- registry
@@ -233,15 +237,19 @@ class Router:
         self.registry = registry
         self.inflight: set[asyncio.Task[Any]] = set()
         self.limiter = CommandRateLimiter(services.settings.governance.rate_limits)
+        self.refusals = RefusalLimiter(services.settings.governance.rate_limits)
 
     # access -------------------------------------------------------------------
     async def access(self, chat: ChatRef, user: UserRef) -> Access:
+        """The caller's role and whether the chat is allowed; an anonymous sender has no role anywhere."""
         if chat.platform == CONSOLE:
             return Access(Role.OWNER, True)
 
         def load(session: Session) -> Access:
-            u = identity.touch_user(session, user.platform, user.id, user.name)
             c = identity.touch_chat(session, chat.platform, chat.id, chat.kind.value, chat.title)
+            if user.anonymous:  # its id is shared (every group's anonymous admins): never a user row or a role
+                return Access(Role.NONE, c.allowed)
+            u = identity.touch_user(session, user.platform, user.id, user.name, user.username)
             role = Role(u.role)
             # An admin's own DM (a private chat is only ever them and the bot) needs no allowing.
             allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and role >= Role.ADMIN)
@@ -262,6 +270,19 @@ class Router:
             )
         )
 
+    async def _refuse(self, incoming: Incoming, sink: ReplySink, access: Access, command: str, args: str,
+                      outcome: str, detail: str, reply: Reply) -> None:
+        """Audit a refusal and send it; to strangers and anonymous senders only sparingly (RefusalLimiter)."""
+        if not access.chat_allowed or incoming.user.anonymous:
+            user = incoming.user
+            silenced = self.refusals.allow(f"{user.key} in {incoming.chat.key}" if user.anonymous else user.key)
+            if silenced is None:
+                return  # counted; the next refusal shown to this stranger reports it
+            if silenced:
+                detail += f"; {silenced} more refusal(s) to this sender silenced before this one"
+        await self.audit(incoming.chat, incoming.user, command[:64], args, outcome, detail)
+        await sink.send(reply)
+
     # entry points -------------------------------------------------------------
     async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
         """Run one command line and send its replies to `sink`. Never raises."""
@@ -280,8 +301,10 @@ class Router:
             return session.get(ButtonToken, token)
 
         row = await self.services.db.run(load)
-        if row is None or row.chat != chat.key:
-            await sink.send(Reply.error("This button has expired. Run the command again."))
+        if row is None or row.chat != chat.key:  # expired, forged, or shown in another chat
+            why = "no such button" if row is None else f"button of {row.chat} pressed here"
+            await self._refuse(Incoming(chat, user, ""), sink, await self.access(chat, user), "(button)",
+                               token[:64], "refused", why, Reply.error(EXPIRED))
             return
         await self.handle(Incoming(chat, user, row.command), sink)
 
@@ -303,16 +326,21 @@ class Router:
     async def _handle(self, incoming: Incoming, sink: ReplySink) -> None:
         settings = self.services.settings
         text = encodable(incoming.text).strip()
-        if len(text) > settings.commands.max_input_chars:
-            await sink.send(Reply.error(f"That message is too long (over {settings.commands.max_input_chars} "
-                                        "characters). Send a shorter command, or attach a file with /import."))
+        limit = settings.commands.max_input_chars
+        if len(text) > limit:
+            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user), "(oversized)",
+                               text[:100], "refused", f"message of {len(text)} characters (limit {limit})",
+                               Reply.error(f"That message is too long (over {limit} characters). Send a shorter "
+                                           "command, or attach a file with /import."))
             return
         if not text.startswith("/"):
             return
         try:
             tokens = tokenize(text)
         except ParseError as exc:
-            await sink.send(Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
+            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user),
+                               text.split(maxsplit=1)[0], text, "invalid", f"could not read it: {exc}",
+                               Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
             return
         if not tokens:
             return
@@ -325,20 +353,23 @@ class Router:
                 return  # addressed to another bot in this group
         tokens[0] = Token(head.lower(), tokens[0].start, tokens[0].end)
         access = await self.access(incoming.chat, incoming.user)
+        if incoming.user.anonymous:
+            await self._refuse(incoming, sink, access, head.lower(), "", "refused", "anonymous sender",
+                               Reply.text(ANONYMOUS, ephemeral=True))
+            return
         command, used = self.registry.resolve(tokens)
         if command is None:
             await self._unknown(incoming, sink, access, tokens)
             return
         if command.needs_allowed_chat and not access.chat_allowed:
-            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", "chat not allowed")
-            await sink.send(Reply.text(REFUSAL, f" (chat {incoming.chat.key}, you {incoming.user.key})",
-                                       ephemeral=True))
+            await self._refuse(incoming, sink, access, command.name, "", "refused", "chat not allowed",
+                               Reply.text(REFUSAL, f" (chat {incoming.chat.key}, you {incoming.user.key})",
+                                          ephemeral=True))
             return
         if access.role < command.role:
-            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", f"role {access.role.label}")
-            await sink.send(Reply.text(
-                f"Sorry, /{command.name} needs the {command.role.label} role; you are {access.role.label}. "
-                "An admin can change that with /role.", ephemeral=True))
+            await self._refuse(incoming, sink, access, command.name, "", "refused", f"role {access.role.label}",
+                               Reply.text(f"Sorry, /{command.name} needs the {command.role.label} role; you are "
+                                          f"{access.role.label}. An admin can change that with /role.", ephemeral=True))
             return
         rest = tokens[used:]
         args_text = text[rest[0].start:] if rest else ""
@@ -406,21 +437,23 @@ class Router:
         return True
 
     async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
+        """Refuse (strangers) or explain (members) a command that is not registered; audited either way."""
         name = tokens[0].value
+        args = incoming.text.strip()[tokens[1].start:] if len(tokens) > 1 else ""
         if not access.chat_allowed:
-            await self.audit(incoming.chat, incoming.user, name[:64], "", "refused", "chat not allowed")
-            await sink.send(Reply.text(REFUSAL, ephemeral=True))
+            await self._refuse(incoming, sink, access, name, args, "refused", "unknown command; chat not allowed",
+                               Reply.text(REFUSAL, ephemeral=True))
             return
         group = self.registry.groups().get(name)
         if group:  # a group name without (or with a wrong) subcommand
             reply = Reply.error(f"/{name} needs a subcommand:")
             reply.table(["command", "what it does"], [(c.usage, c.summary) for c in group])
-            await sink.send(reply)
+            await self._refuse(incoming, sink, access, name, args, "invalid", "no such subcommand", reply)
             return
         hint = self.registry.suggest(name)
         reply = Reply.error(f"Unknown command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
         reply.para("Send ", code("/help"), " for the list.")
-        await sink.send(reply)
+        await self._refuse(incoming, sink, access, name, args, "invalid", "unknown command", reply)
 
 
 def _usage_error(command: Command, message: str) -> Reply:

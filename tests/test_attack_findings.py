@@ -198,3 +198,45 @@ async def test_7_the_app_makes_its_files_private_whatever_the_umask(tmp_path: Pa
         os.umask(old)
     assert _mode(tmp_path / "data") == 0o700 and _mode(db_dir) == 0o700
     assert modes == {name: 0o600 for name in modes} and {"socmint.db", "socmint.db-wal", "socmint.db-shm"} <= set(modes)
+
+
+# --------------------------------------------------------------------------- 12. everything audited
+async def test_12_forged_buttons_parse_errors_unknown_commands_and_oversized_messages_are_audited(
+        bot: BotHarness) -> None:
+    from bot.command import ChatKind, ChatRef, UserRef
+    from storage import audit
+    from tests.harness import RecordingSink
+
+    await bot.run("/whoami", role=Role.VIEWER, user_id=70)
+    await bot.run('/watch add "unclosed', role=Role.VIEWER, user_id=70)
+    await bot.run("/nosuchcommand with args", role=Role.VIEWER, user_id=70)
+    await bot.run("/watch", role=Role.VIEWER, user_id=70)
+    await bot.run("/" + "A" * 5000, role=Role.VIEWER, user_id=70)
+    await bot.app.router.press(ChatRef("telegram", -5001, ChatKind.GROUP), UserRef("telegram", 70), "forged-tok",
+                               RecordingSink())
+    await bot.run("/nosuch", role=None, allowed=False, user_id=71, chat_id=-71)  # a stranger, elsewhere
+    entries = await bot.services.db.run(lambda s: audit.recent(s, 20))
+    seen = {(e.user, e.command, e.outcome, e.detail.split(":")[0].split(" (")[0]) for e in entries}
+    assert {("telegram:70", "/watch", "invalid", "could not read it"),
+            ("telegram:70", "nosuchcommand", "invalid", "unknown command"),
+            ("telegram:70", "watch", "invalid", "no such subcommand"),
+            ("telegram:70", "(oversized)", "refused", "message of 5001 characters"),
+            ("telegram:70", "(button)", "refused", "no such button"),
+            ("telegram:71", "nosuch", "refused", "unknown command; chat not allowed")} <= seen
+    unknown = next(e for e in entries if e.command == "nosuchcommand")
+    assert unknown.args == "with args"
+
+
+# --------------------------------------------------------------------------- decided: who changes roles
+async def test_decided_only_an_owner_changes_an_admins_role(bot: BotHarness) -> None:
+    from storage import identity
+
+    await bot.run("/whoami", role=Role.ADMIN, user_id=80)
+    await bot.run("/whoami", role=Role.ADMIN, user_id=81)
+    refusal = await bot.text("/role telegram:81 viewer", role=Role.ADMIN, user_id=80)
+    assert "only an owner changes an admin's role" in refusal
+    assert "only an owner" in await bot.text("/role telegram:80 viewer", role=Role.ADMIN, user_id=80)
+    role = await bot.services.db.run(lambda s: identity.get_user(s, "telegram", 81).role)  # type: ignore[union-attr]
+    assert role == Role.ADMIN
+    assert "admin to viewer" in await bot.text("/role telegram:81 viewer", role=Role.OWNER, user_id=82)
+    assert "viewer to analyst" in await bot.text("/role telegram:81 analyst", role=Role.ADMIN, user_id=80)
