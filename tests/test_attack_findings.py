@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -240,3 +241,59 @@ async def test_decided_only_an_owner_changes_an_admins_role(bot: BotHarness) -> 
     assert role == Role.ADMIN
     assert "admin to viewer" in await bot.text("/role telegram:81 viewer", role=Role.OWNER, user_id=82)
     assert "viewer to analyst" in await bot.text("/role telegram:81 analyst", role=Role.ADMIN, user_id=80)
+
+
+# --------------------------------------------------------------------------- 9. hostile imports
+async def test_9_a_lone_surrogate_or_deep_nesting_costs_its_row_not_the_import(bot: BotHarness) -> None:
+    import json
+
+    from bot.command import IncomingFile
+    from handlers.imports.importer import import_file
+
+    rows = [json.dumps({"id": "1", "text": "fine one"}),
+            '{"id": "2", "text": "bad \\ud800 surrogate"}',
+            json.dumps({"id": "3", "text": "deep", "extra": json.loads("[" * 100 + "]" * 100)}),
+            "[" * 100_000 + "]" * 100_000,
+            '{"id": "5", "text": "key", "x": {"\\udc00": 1}}',
+            json.dumps({"id": "6", "text": "fine two"})]
+    data = "\n".join(rows).encode()
+
+    async def fetch() -> bytes:
+        return data
+
+    text = await bot.text("/import", role=Role.ANALYST, files=[IncomingFile("posts.jsonl", len(data), fetch)])
+    assert "failed unexpectedly" not in text and "imported    2" in text and "errors      4" in text
+    for line, problem in ((2, "text: not valid Unicode"), (3, "extra: nested more than 32"),
+                          (4, "nested too deeply"), (5, "x: a key is not valid Unicode")):
+        assert re.search(rf"line {line}\s+.*{problem}", text), (line, text)
+    export = json.dumps({"name": "c", "type": "public_channel", "id": 1, "messages": [
+        {"id": 1, "type": "message", "date_unixtime": "1700000000", "text": "ok"},
+        {"id": 2, "type": "message", "date_unixtime": "1700000000", "text": "x", "from": "\ud800"},
+        {"id": 3, "type": "message", "date_unixtime": "1700000000", "text": "ok too"}]}).encode()
+    report = await import_file(bot.services, export, "telegram", name="result.json")
+    assert (report.imported, [e.where for e in report.errors]) == (2, ["c: message 2"])
+    deep = b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert "nested too deeply" in await bot.text(
+        "/import", role=Role.ANALYST, files=[IncomingFile("result.json", len(deep), lambda: _bytes(deep))])
+
+
+async def _bytes(data: bytes) -> bytes:
+    return data
+
+
+# --------------------------------------------------------------------------- 10. one hostile feed
+async def test_10_a_hostile_feed_does_not_stop_the_keyword_search_of_the_others() -> None:
+    import httpx
+
+    from tests.test_source_rss import FakeApi, feed_response, source
+
+    hostile = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item><guid>a&#55296;b</guid>'
+               b"<title>lockbit &#55296;</title><description>lockbit &#55296;</description></item></channel></rss>")
+    api = FakeApi()
+    api.route("/feed.xml", feed_response("advisories.rss.xml"))
+    api.route("/bad.xml", httpx.Response(200, content=hostile))
+    rss = source(api, ["https://forum.example/bad.xml", "https://vendor.example/feed.xml"])
+    page = await rss.search(["lockbit"], None)
+    assert [p.source_id for p in page.posts] == ["https://vendor.example/feed.xml#ADV-1234"]
+    state = json.loads(page.cursor or "{}")
+    assert list(state) == ["https://vendor.example/feed.xml"]  # the hostile feed is retried next poll
