@@ -297,3 +297,60 @@ async def test_10_a_hostile_feed_does_not_stop_the_keyword_search_of_the_others(
     assert [p.source_id for p in page.posts] == ["https://vendor.example/feed.xml#ADV-1234"]
     state = json.loads(page.cursor or "{}")
     assert list(state) == ["https://vendor.example/feed.xml"]  # the hostile feed is retried next poll
+
+
+# --------------------------------------------------------------------------- 4. Mastodon paging and tokens
+def _full_page(start: int) -> list[dict[str, object]]:
+    return [{"id": str(i), "created_at": "2026-10-30T10:00:00Z", "content": f"<p>post {i}</p>",
+             "account": {"id": "1", "acct": "admin"}} for i in range(start, start - 40, -1)]
+
+
+@pytest.mark.parametrize(("link", "address"), [
+    ("http://127.0.0.1:8080/api/v1/timelines/tag/osint?min_id=140", "93.184.215.20"),  # another origin
+    ("https://mastodon.test.evil.example/api/v1/timelines/tag/osint?min_id=140", "93.184.215.20"),
+    ("https://user:pw@mastodon.test/api/v1/timelines/tag/osint?min_id=140", "93.184.215.20"),
+    ("https://mastodon.test/api/v1/timelines/tag/osint?min_id=140", "127.0.0.1"),  # same origin, now internal
+])
+async def test_4_mastodon_paging_links_stay_on_the_instance_and_pass_the_guard(link: str, address: str) -> None:
+    from config.sources import MastodonSettings
+    from handlers.lookup.ssrf import SsrfGuard
+    from handlers.monitor.sources.mastodon import MastodonSource
+    from tests.fakes_sources_a import FakeApi, json_response, make_fetcher
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return [address]
+
+    api = FakeApi()
+    api.route("/api/v1/timelines/tag/osint", json_response(_full_page(140), headers={"Link": f'<{link}>; rel="prev"'}))
+    fetcher, _ = make_fetcher(api)
+    settings = MastodonSettings(instances=["https://mastodon.test"], token="instance-token", rate_per_s=1000)
+    masto = MastodonSource(settings, fetcher, guard=SsrfGuard(resolver))
+    page = await masto.search(["osint"], json.dumps({"https://mastodon.test|osint": "100"}))
+    assert [str(r.url) for r in api.requests] == ["https://mastodon.test/api/v1/timelines/tag/osint?limit=40&min_id=100"]
+    assert len(page.posts) == 40 and json.loads(page.cursor or "")["https://mastodon.test|osint"] == "140"
+
+
+async def test_4_a_mastodon_token_goes_only_to_its_own_instance() -> None:
+    from pydantic import ValidationError
+
+    from config.sources import MastodonSettings
+    from handlers.lookup.ssrf import SsrfGuard
+    from handlers.monitor.sources.mastodon import MastodonSource
+    from tests.fakes_sources_a import FakeApi, json_response, make_fetcher
+
+    with pytest.raises(ValidationError, match="a token belongs to one instance"):
+        MastodonSettings(instances=["https://a.test", "https://b.test"], token="t")
+    with pytest.raises(ValidationError, match=r"is not in sources\.mastodon\.instances"):
+        MastodonSettings(instances=["https://a.test"], tokens={"https://c.test": "t"})
+    api = FakeApi()
+    api.route("/api/v1/timelines/tag/osint", json_response([]))
+    fetcher, _ = make_fetcher(api)
+    settings = MastodonSettings(instances=["https://a.test", "https://b.test/"], tokens={"https://a.test/": "tok-a"},
+                                rate_per_s=1000)
+    await MastodonSource(settings, fetcher, guard=SsrfGuard()).search(["osint"], None)
+    sent = {r.url.host: r.headers.get("authorization") for r in api.requests}
+    assert sent == {"a.test": "Bearer tok-a", "b.test": None}
+    from config.settings import Settings
+
+    masked = Settings(sources={"mastodon": {"instances": ["https://a.test"], "tokens": {"https://a.test": "tok-a"}}})
+    assert "tok-a" in masked.secrets()
