@@ -354,3 +354,60 @@ async def test_4_a_mastodon_token_goes_only_to_its_own_instance() -> None:
 
     masked = Settings(sources={"mastodon": {"instances": ["https://a.test"], "tokens": {"https://a.test": "tok-a"}}})
     assert "tok-a" in masked.secrets()
+
+
+# --------------------------------------------------------------------------- 11. username-sweep site lists
+async def test_11_site_list_urls_to_internal_addresses_are_refused_never_probed(tmp_path: Path) -> None:
+    import httpx
+
+    from handlers.lookup.ssrf import SsrfGuard
+    from handlers.lookup.sweep.engine import Limits, Sweeper
+    from handlers.lookup.sweep.site import Rule, Site
+    from handlers.lookup.sweep.verdict import Status
+    from tests.sweep_farm import running_farm
+
+    def site(name: str, url: str) -> Site:
+        return Site(name, url, url, "social", Rule(frozenset({200})), (Rule(frozenset({404})),),
+                    follow_redirects=True)
+
+    async with running_farm() as farm:
+        port = farm.base.rsplit(":", 1)[1]
+        sites = [site("v4", f"{farm.base}/status/{{account}}"), site("v6", f"http://[::1]:{port}/status/{{account}}"),
+                 site("mapped", f"http://[::ffff:127.0.0.1]:{port}/status/{{account}}"),
+                 site("decimal", f"http://2130706433:{port}/status/{{account}}"),
+                 site("metadata", "http://169.254.169.254/latest/{account}")]
+        limits = Limits(concurrency=5, per_host=5, site_timeout_s=2, deadline_s=10)
+        async with httpx.AsyncClient() as client:
+            results = [r async for r in Sweeper(client, limits, SsrfGuard()).sweep("alice", sites)]
+        assert farm.hits == {}  # not one request reached the loopback
+    assert {r.site.name: r.status for r in results} == {s.name: Status.UNKNOWN for s in sites}
+    assert all("refused by the SSRF guard" in r.reason for r in results), [r.reason for r in results]
+
+    async def public(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:  # a public site that redirects inside
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"location": "http://127.0.0.1:8080/admin"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        [result] = [r async for r in Sweeper(client, limits, SsrfGuard(public)).sweep(
+            "alice", [site("hop", "https://public.example/u/{account}")])]
+    assert seen == ["https://93.184.216.34/u/alice"] and result.status is Status.UNKNOWN
+    assert "127.0.0.1 is a loopback address" in result.reason
+
+
+def test_11_regex_checks_run_on_re2_in_linear_time() -> None:
+    import re2
+
+    from handlers.lookup.sweep.site import NotApplicable, Rule, Site, username_rule
+
+    hostile = Site("redos", "https://x.example/{account}", "https://x.example/{account}", "social", Rule(), (),
+                   username_pattern="^(a+)+$")
+    with pytest.raises(NotApplicable):  # Python's re would backtrack 2^63 times on this name
+        hostile.probe("a" * 63 + "!")
+    assert isinstance(username_rule("^(a+)+$"), re2._Regexp)
+    assert username_rule("(?=lookahead)x") is None and username_rule("a" * 2000) is None  # ignored, not fatal
+    assert hostile.probe("aaaa").url == "https://x.example/aaaa"
