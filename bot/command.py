@@ -105,6 +105,7 @@ class Command:
     needs_allowed_chat: bool = True
     expensive: bool = False  # rate-limited per user and chat
     hidden: bool = False
+    audit_args: bool = True  # False: the audit log keeps that the command ran, not its arguments (erasure)
 
     @property
     def usage(self) -> str:
@@ -157,6 +158,7 @@ class CommandSet:
         needs_allowed_chat: bool = True,
         expensive: bool = False,
         hidden: bool = False,
+        audit_args: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.commands.append(
@@ -174,6 +176,7 @@ class CommandSet:
                     needs_allowed_chat=needs_allowed_chat,
                     expensive=expensive,
                     hidden=hidden,
+                    audit_args=audit_args,
                 )
             )
             return fn

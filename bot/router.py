@@ -44,6 +44,7 @@ ANONYMOUS = ("You are writing anonymously (as this group or as a channel), so th
              "and gives you no role. Write as yourself to use commands: turn off \"Remain anonymous\" in your "
              "admin rights, or choose your own account as the sender.")
 EXPIRED = "This button has expired. Run the command again."
+WITHHELD = "(arguments not kept)"
 
 
 # --------------------------------------------------------------------------- registry
@@ -373,17 +374,18 @@ class Router:
             return
         rest = tokens[used:]
         args_text = text[rest[0].start:] if rest else ""
+        audited = args_text if command.audit_args else WITHHELD  # what the audit log keeps
         try:
             kwargs = parse_arguments(command, text, rest)
         except UsageError as exc:
-            await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
+            await self.audit(incoming.chat, incoming.user, command.name, audited, "invalid", str(exc))
             await sink.send(_usage_error(command, self.masked(str(exc))))
             return
-        if command.expensive and await self._rate_limited(incoming, access, command, args_text, sink):
+        if command.expensive and await self._rate_limited(incoming, access, command, audited, sink):
             return
         ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
                       access.chat_allowed)
-        await self._run(ctx, kwargs, args_text)
+        await self._run(ctx, kwargs, audited)
 
     async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str) -> None:
         command = ctx.command

@@ -411,3 +411,59 @@ def test_11_regex_checks_run_on_re2_in_linear_time() -> None:
     assert isinstance(username_rule("^(a+)+$"), re2._Regexp)
     assert username_rule("(?=lookahead)x") is None and username_rule("a" * 2000) is None  # ignored, not fatal
     assert hostile.probe("aaaa").url == "https://x.example/aaaa"
+
+
+# --------------------------------------------------------------------------- 14. /forget everywhere
+async def test_14_forget_scrubs_notes_events_buttons_and_audit_and_takes_any_handle(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlmodel import select
+
+    from bot.command import ChatKind, ChatRef, UserRef
+    from handlers import admin, basics, governance
+    from handlers.monitor.post import Author, Post
+    from storage.models import AuditEntry, ButtonToken, CaseEvent, CaseNote, StoredPost
+    from tests.harness import RecordingSink
+
+    bot = BotHarness(tmp_path, sets=[basics.commands, admin.commands, governance.commands, case_commands])
+    await bot.start()
+    try:
+        def seed(session) -> None:  # type: ignore[no-untyped-def]
+            for i, author in enumerate(["alice.bsky.social", "john doe", "evil\x07bot", "malice.example"]):
+                session.add(Post(source="bluesky", source_id=str(i), text="hi", author=Author(author, author),
+                                 created_at=datetime(2026, 1, 1, tzinfo=UTC)).to_row())
+            session.add(ButtonToken(token="b1", command="/profile bluesky alice.bsky.social", chat="telegram:-5001"))
+            session.add(ButtonToken(token="b2", command="/profile bluesky malice.example", chat="telegram:-5001"))
+
+        await bot.services.db.run(seed)
+        await bot.run("/case new leak")
+        await bot.run("/case note Saw @Alice.bsky.social post the dump; malice.example too")
+        await bot.run("/case add account:bluesky:alice.bsky.social", role=Role.ANALYST)
+        await bot.run("/help alice.bsky.social")  # audited: args and detail both name her
+        preview = await bot.run("/forget alice.bsky.social")
+        [[button]] = preview[0].button_rows
+        await bot.app.router.press(ChatRef("telegram", -5001, ChatKind.GROUP), UserRef("telegram", 1001),
+                                   (await bot.app.router.tokens_for(preview[0], ChatRef("telegram", -5001))
+                                    )[button], sink := RecordingSink())
+        assert "Removed" in sink.replies[0].plain_text()
+        for handle in ("john doe", "evil\x07bot"):
+            preview = await bot.run(f'/forget "{handle}"')
+            assert preview[0].button_rows[0][0].command == f'/forget "{handle}" confirm'
+            assert "Removed" in await bot.text(f'/forget "{handle}" confirm')
+
+        def state(session):  # type: ignore[no-untyped-def]
+            return ([n.text for n in session.exec(select(CaseNote))],
+                    [e.detail for e in session.exec(select(CaseEvent))],
+                    [b.token for b in session.exec(select(ButtonToken)) if b.token in ("b1", "b2")],
+                    [f"{a.command} {a.args} {a.detail}" for a in session.exec(select(AuditEntry))],
+                    sorted(p.author_handle for p in session.exec(select(StoredPost))))
+
+        notes, events, buttons, audit_rows, authors = await bot.services.db.run(state)
+    finally:
+        await bot.stop()
+    assert notes == ["Saw [forgotten] post the dump; malice.example too"]
+    assert buttons == ["b2"] and authors == ["malice.example"]
+    blob = "\n".join(events + audit_rows).lower()
+    assert "alice.bsky.social" not in blob and "john doe" not in blob and "evil\x07bot" not in blob
+    assert "forget (arguments not kept)" in blob
+    assert "saw [forgotten] post the dump; malice.example too" in blob  # the event that logged the note, redacted
