@@ -68,7 +68,8 @@ class Services:
     started_at: datetime = field(default_factory=utcnow)
     surfaces: dict[str, Deliverer] = field(default_factory=dict)
     errors: collections.deque[ErrorRecord] = field(default_factory=lambda: collections.deque(maxlen=20))
-    status_providers: list[StatusProvider] = field(default_factory=list)
+    status_providers: list[StatusProvider] = field(default_factory=list)  # their sections: admins only
+    public_status: list[StatusProvider] = field(default_factory=list)  # also shown to viewers and analysts
     extras: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     background: bool = True  # False for `socmint console`: serve commands, start no pollers or schedules
@@ -80,6 +81,16 @@ class Services:
     def now(self) -> datetime:
         """The current UTC time (frozen in tests)."""
         return self.clock()
+
+    def add_status(self, provider: StatusProvider, *, everyone: bool = False) -> None:
+        """Show `provider`'s section in /status: to admins, or (`everyone`) to anyone in an allowed chat.
+
+        Only sections that describe the service's health, never counts across chats, are for everyone.
+        """
+        if provider not in self.status_providers:
+            self.status_providers.append(provider)
+        if everyone and provider not in self.public_status:
+            self.public_status.append(provider)
 
     def masked(self, text: str) -> str:
         """`text` with every secret and URL credential replaced by ***."""

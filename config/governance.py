@@ -46,9 +46,12 @@ class RetentionSettings(BaseModel):
 
 
 class GovernanceSettings(BaseModel):
-    """Rate limits and retention."""
+    """Rate limits, retention and how much one person may watch."""
 
     model_config = ConfigDict(extra="forbid")
 
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    max_watch_terms_per_user: int = Field(default=500, ge=0, description="query terms one person's watches may "
+                                          "hold in all chats together (each watch is also matched against every "
+                                          "post); 0 = no limit")

@@ -102,8 +102,7 @@ async def governance_status(services: Services) -> StatusSection:
 @commands.on_start
 async def start(services: Services) -> None:
     """Show governance in /status and, when running in the background, schedule the daily purge."""
-    if governance_status not in services.status_providers:
-        services.status_providers.append(governance_status)
+    services.add_status(governance_status)
     if not services.background:
         return
     hour, minute = (int(p) for p in services.settings.governance.retention.purge_at.split(":"))

@@ -467,3 +467,55 @@ async def test_14_forget_scrubs_notes_events_buttons_and_audit_and_takes_any_han
     assert "alice.bsky.social" not in blob and "john doe" not in blob and "evil\x07bot" not in blob
     assert "forget (arguments not kept)" in blob
     assert "saw [forgotten] post the dump; malice.example too" in blob  # the event that logged the note, redacted
+
+
+# --------------------------------------------------------------------------- decided: /status for viewers
+async def test_decided_status_shows_viewers_health_and_their_own_chats_errors_only(bot: BotHarness) -> None:
+    bot.services.record_error("/lookup", "ValueError (ref aaa111)", "telegram:-5001")
+    bot.services.record_error("/lookup", "KeyError (ref bbb222)", "telegram:-6002")  # another chat's
+    bot.services.record_error("poll rss", "HTTP 503")  # the service's, no chat
+    viewer = await bot.text("/status", role=Role.VIEWER, user_id=90)
+    assert "aaa111" in viewer and "bbb222" not in viewer and "HTTP 503" not in viewer
+    assert "uptime" in viewer and "Sources" in viewer
+    for admin_only in ("allowed chats", "scheduled jobs", "database", "Monitoring", "Governance", "refusals silenced"):
+        assert admin_only not in viewer, admin_only
+    assert "shown to admins" in viewer
+    admin = await bot.text("/status", role=Role.ADMIN, user_id=91)
+    assert all(s in admin for s in ("aaa111", "bbb222", "HTTP 503", "allowed chats", "Monitoring", "Governance"))
+
+
+# --------------------------------------------------------------------------- decided: watch terms per user
+async def test_decided_one_persons_watch_terms_are_capped_across_chats(tmp_path: Path) -> None:
+    from storage import watches
+
+    bot = BotHarness(tmp_path, governance={"max_watch_terms_per_user": 6})
+    await bot.start()
+    try:
+        assert "added" in await bot.text("/watch add a OR b OR c", role=Role.ANALYST, user_id=95)
+        assert "added" in await bot.text("/watch add d e", role=Role.ANALYST, user_id=95, chat_id=-6001)
+        refusal = await bot.text("/watch add f OR g", role=Role.ANALYST, user_id=95, chat_id=-6002)
+        assert "hold 5 query terms and this one adds 2" in refusal and "max_watch_terms_per_user" in refusal
+        assert "added" in await bot.text("/watch add f", role=Role.ANALYST, user_id=95, chat_id=-6002)
+        assert "added" in await bot.text("/watch add f OR g", role=Role.ANALYST, user_id=96)  # someone else
+        held = await bot.services.db.run(lambda s: len(watches.created_by(s, "telegram:95")))
+    finally:
+        await bot.stop()
+    assert held == 3
+
+
+# --------------------------------------------------------------------------- decided: one shared store
+async def test_decided_imported_posts_are_one_store_for_every_allowed_chat_and_the_import_says_so(
+        bot: BotHarness) -> None:
+    from bot.command import IncomingFile
+
+    data = b'{"id": "1", "text": "leaked creds", "author": "mallory", "source": "forum"}\n'
+
+    async def fetch() -> bytes:
+        return data
+
+    text = await bot.text("/import", role=Role.ANALYST, files=[IncomingFile("dump.jsonl", len(data), fetch)])
+    assert "join the bot's shared store: every allowed chat can analyse them" in text
+    elsewhere = await bot.text("/profile forum mallory", role=Role.ANALYST, user_id=97, chat_id=-6003)
+    assert "mallory" in elsewhere and "1 post" in elsewhere
+    stranger = await bot.text("/profile forum mallory", role=None, allowed=False, user_id=98, chat_id=-6004)
+    assert "not allowed" in stranger and "leaked" not in stranger
