@@ -519,3 +519,34 @@ async def test_decided_imported_posts_are_one_store_for_every_allowed_chat_and_t
     assert "mallory" in elsewhere and "1 post" in elsewhere
     stranger = await bot.text("/profile forum mallory", role=None, allowed=False, user_id=98, chat_id=-6004)
     assert "not allowed" in stranger and "leaked" not in stranger
+
+
+# --------------------------------------------------------------------------- 16. docs agree with the defaults
+def _default(path: str) -> object:
+    from config.settings import Settings
+
+    value: object = Settings()
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def test_16_documented_defaults_are_the_real_defaults() -> None:
+    import tomllib
+
+    docs = (ROOT / "docs" / "SECURITY.md").read_text(encoding="utf-8")
+    claims = re.findall(r"`([a-z_]+(?:\.[a-z_]+)+)`\s+\(default\s+([0-9.]+)\)", docs)
+    retention = re.findall(r"\|\s*(\d+) days[^|]*\|\s*`(?:governance\.retention\.)?([a-z_]+_days)`\s*\|", docs)
+    claims += [(f"governance.retention.{name}", days) for days, name in retention]
+    documented = {path for path, _ in claims}
+    assert {"governance.rate_limits.per_user", "governance.rate_limits.per_chat", "governance.rate_limits.window_s",
+            "governance.rate_limits.stranger_refusals", "governance.rate_limits.stranger_refusals_total",
+            "governance.max_watch_terms_per_user", "governance.retention.audit_days"} <= documented
+    wrong = {path: (said, _default(path)) for path, said in claims if float(said) != float(_default(path))}  # type: ignore[arg-type]
+    assert wrong == {}
+    # the config file `socmint init` writes says the same as the code
+    written = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))["governance"]
+    for section, values in written.items():
+        for key, value in values.items() if isinstance(values, dict) else [(section, values)]:
+            path = f"governance.{section}.{key}" if isinstance(values, dict) else f"governance.{key}"
+            assert _default(path) == value, path
