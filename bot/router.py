@@ -264,7 +264,7 @@ class Router:
 
     async def audit(self, ctx_chat: ChatRef, user: UserRef, command: str, args: str, outcome: str,
                     detail: str = "") -> None:
-        args, detail = self.masked(args), self.masked(detail)
+        args, detail = self.masked(encodable(args)), self.masked(encodable(detail))
         await self.services.db.run(
             lambda s: audit.record(
                 s, user=user.key, chat=ctx_chat.key, command=command, args=args, outcome=outcome, detail=detail
@@ -360,7 +360,7 @@ class Router:
             return
         command, used = self.registry.resolve(tokens)
         if command is None:
-            await self._unknown(incoming, sink, access, tokens)
+            await self._unknown(incoming, sink, access, text, tokens)
             return
         if command.needs_allowed_chat and not access.chat_allowed:
             await self._refuse(incoming, sink, access, command.name, "", "refused", "chat not allowed",
@@ -438,10 +438,11 @@ class Router:
             f"{refusal.window_s:g} s for {who}. Try again in {refusal.retry_after_s} s.", ephemeral=True))
         return True
 
-    async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
+    async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, text: str,
+                       tokens: list[Token]) -> None:
         """Refuse (strangers) or explain (members) a command that is not registered; audited either way."""
         name = tokens[0].value
-        args = incoming.text.strip()[tokens[1].start:] if len(tokens) > 1 else ""
+        args = text[tokens[1].start:] if len(tokens) > 1 else ""
         if not access.chat_allowed:
             await self._refuse(incoming, sink, access, name, args, "refused", "unknown command; chat not allowed",
                                Reply.text(REFUSAL, ephemeral=True))
