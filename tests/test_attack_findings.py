@@ -550,3 +550,17 @@ def test_16_documented_defaults_are_the_real_defaults() -> None:
         for key, value in values.items() if isinstance(values, dict) else [(section, values)]:
             path = f"governance.{section}.{key}" if isinstance(values, dict) else f"governance.{key}"
             assert _default(path) == value, path
+
+
+async def test_10_json_nested_too_deep_is_a_malformed_answer_not_a_crash() -> None:
+    """Found by the soak run with the new hostile payloads: sources and providers parse upstream JSON."""
+    import httpx
+
+    from handlers.fetch import FetchError
+    from handlers.monitor.sources.payload import json_body
+    from tests.fakes_sources_a import FakeApi, make_fetcher
+
+    fetcher, _ = make_fetcher(FakeApi())
+    deep = httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000, request=httpx.Request("GET", "https://x/"))
+    with pytest.raises(FetchError, match="not valid JSON"):
+        json_body(fetcher, "hackernews", deep)

@@ -324,7 +324,7 @@ class MastodonSource(Source):
             return None
         try:
             return status_to_post(json.loads(data), instance)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             log.warning("malformed item skipped", extra={"source": self.name, "error": f"{type(exc).__name__}: {exc}"})
             return None
 
