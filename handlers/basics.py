@@ -83,6 +83,7 @@ async def whoami(ctx: Context) -> Reply:
     reply.kv([
         ("you", code(ctx.user.key)),
         ("name", ctx.user.name or "—"),
+        ("username", f"@{ctx.user.username}" if ctx.user.username else "—"),
         ("role", ctx.role.label if allowed else "none here"),
         ("chat", code(ctx.chat.key)),
         ("chat allowed", "yes" if allowed else "no — ask an admin to run /allow here"),

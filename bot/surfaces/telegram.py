@@ -87,8 +87,7 @@ def chat_ref(chat: Chat) -> ChatRef:
 
 def user_ref(user: User) -> UserRef:
     """Our reference to a Telegram user (the name is for display only; the @username is kept apart)."""
-    name = user.full_name + (f" (@{user.username})" if user.username else "")
-    return UserRef(PLATFORM, user.id, name[:256], user.username)
+    return UserRef(PLATFORM, user.id, user.full_name[:256], user.username)
 
 
 def sender_ref(message: Message, user: User) -> UserRef:

@@ -159,7 +159,9 @@ def test_sources_turn_garbage_answers_into_fetch_errors_or_pages(section: str) -
 
     def answer(request: httpx.Request) -> httpx.Response:
         status, text = answers[-1]
-        return httpx.Response(status, text=text, headers={"Content-Type": "application/json"})
+        # surrogatepass: a lone surrogate goes out as the invalid UTF-8 bytes a hostile upstream can send
+        return httpx.Response(status, content=text.encode("utf-8", "surrogatepass"),
+                              headers={"Content-Type": "application/json"})
 
     async def no_sleep(_s: float) -> None:
         return None
