@@ -253,6 +253,9 @@ def run_ours(farm: FarmServer, work: Path, timeout: float) -> Run:
     path = work / "wmn.json"
     path.write_text(json.dumps(wmn_list(farm)))
     code = ("import sys; from handlers.lookup.sweep.cli import user_cli; "
+            # the farm is on the loopback, which the sweep's SSRF guard refuses outside tests and benchmarks
+            "from handlers.lookup.sweep import engine; from tests.sweep_farm import loopback_guard; "
+            "engine.default_guard = loopback_guard; "
             f"sys.exit(user_cli({[USERNAME, '--sites', str(path), '--format', 'json', '--timeout', str(timeout)]!r}))")
     run, output = run_process("socmint (ours)", [sys.executable, "-c", code], work, timeout * 6,
                               {"PYTHONPATH": str(ROOT)})

@@ -18,6 +18,7 @@ from handlers.catalog import command_sets
 from handlers.fetch import PoliteFetcher, make_client
 from storage import identity
 from storage.db import Database
+from storage.private import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class App:
     ) -> None:
         self.settings = settings
         self.sets = list(command_sets() if sets is None else sets)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         db = Database(settings.database.url or "")
         http = make_client(settings, **({"transport": http_transport} if http_transport else {}))
         self.services = Services(settings=settings, db=db, http=http, scheduler=AsyncIOScheduler(timezone=UTC))

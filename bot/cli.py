@@ -80,7 +80,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"socmint: {path} exists; use --force to overwrite", file=sys.stderr)
         return 1
-    path.write_text(files("config").joinpath("default.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    from storage.private import write_private
+
+    write_private(path, files("config").joinpath("default.toml").read_text(encoding="utf-8"))  # it may hold keys
     print(f"wrote {path}; edit it, then `socmint config check`")
     return 0
 
@@ -89,23 +91,31 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"# effective settings (file: {config_path()}{'' if config_path().exists() else ', not present'})")
     data = settings.model_dump(mode="json")
-    _print_toml(data)
+    _print_toml(data, settings.masker().mask)
     print("# configuration OK", file=sys.stderr)
     return 0
 
 
-def _print_toml(data: dict, prefix: str = "") -> None:  # type: ignore[type-arg]
+def _print_toml(data: dict, mask: Callable[[str], str], prefix: str = "") -> None:  # type: ignore[type-arg]
+    """The settings as TOML, every value through `mask` (the database URL's password, tokens in URLs)."""
     import json
 
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) or not v}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict) and v}
     if prefix and scalars:
         print(f"\n[{prefix}]")
     for key, value in scalars.items():
-        rendered = json.dumps(value, ensure_ascii=False) if value is not None else '""  # unset'
-        print(f"{key} = {rendered}")
+        rendered = mask(json.dumps(value, ensure_ascii=False)) if value is not None else '""  # unset'
+        print(f"{_toml_key(key)} = {rendered}")
     for key, value in tables.items():
-        _print_toml(value, f"{prefix}.{key}" if prefix else key)
+        _print_toml(value, mask, f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key))
+
+
+def _toml_key(key: str) -> str:
+    """A bare TOML key when it can be one, else a quoted one (instance URLs as keys)."""
+    import json
+
+    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
 
 
 def cmd_plugin(target: str) -> Callable[[argparse.Namespace], int]:
@@ -156,15 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `socmint` command; everything it creates is private to its user (umask 077)."""
+    from storage.private import private_umask
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in PLUGINS:  # the plugin parses its own arguments, --help included
-        return cmd_plugin(PLUGINS[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "fn", None):
-        parser.print_help()
-        return 0
-    return args.fn(args)
+    with private_umask():
+        if argv and argv[0] in PLUGINS:  # the plugin parses its own arguments, --help included
+            return cmd_plugin(PLUGINS[argv[0]][0])(argparse.Namespace(rest=argv[1:]))
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "fn", None):
+            parser.print_help()
+            return 0
+        return args.fn(args)
 
 
 if __name__ == "__main__":

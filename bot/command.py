@@ -105,6 +105,7 @@ class Command:
     needs_allowed_chat: bool = True
     expensive: bool = False  # rate-limited per user and chat
     hidden: bool = False
+    audit_args: bool = True  # False: the audit log keeps that the command ran, not its arguments (erasure)
 
     @property
     def usage(self) -> str:
@@ -157,6 +158,7 @@ class CommandSet:
         needs_allowed_chat: bool = True,
         expensive: bool = False,
         hidden: bool = False,
+        audit_args: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.commands.append(
@@ -174,6 +176,7 @@ class CommandSet:
                     needs_allowed_chat=needs_allowed_chat,
                     expensive=expensive,
                     hidden=hidden,
+                    audit_args=audit_args,
                 )
             )
             return fn
@@ -211,11 +214,18 @@ class ChatRef:
 
 @dataclass(frozen=True)
 class UserRef:
-    """A user on a platform, by its stable numeric id; `name` is display only."""
+    """A user on a platform, by its stable numeric id.
+
+    `name` is display only; `username` is the platform's unique handle (Telegram @username), the only
+    thing `/role @name` resolves against. `anonymous` marks a sender the platform hides (an anonymous
+    group admin, a channel posting in a group): it shares its id with others and gets no role.
+    """
 
     platform: str
     id: int
     name: str | None = None
+    username: str | None = None
+    anonymous: bool = False
 
     @property
     def key(self) -> str:

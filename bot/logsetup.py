@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 
+from config.masking import SecretMasker
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-# Bot API URLs carry the token: /bot<id>:<secret>/method. Mask the pattern even before settings load.
-_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
 class SecretMask(logging.Filter):
-    """Replaces every configured secret (and anything shaped like a bot token) in a record."""
+    """Replaces every configured secret, URL credential and bot-token-shaped string in a record."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-
-    def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return _BOT_TOKEN.sub("***", text)
+        self.mask = SecretMasker(secrets).mask
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.mask(record.getMessage())

@@ -29,9 +29,10 @@ from bot.command import (
     UserRef,
     parse_duration,
 )
-from bot.ratelimit import CommandRateLimiter
+from bot.ratelimit import CommandRateLimiter, RefusalLimiter
 from bot.reply import Button, Reply, code
 from bot.services import Services
+from bot.untrusted import encodable
 from storage import audit, identity
 from storage.db import Database, FirstWrite, first_write
 from storage.models import ButtonToken, Role
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 
 CONSOLE = "console"
 REFUSAL = "This chat is not allowed to use the bot yet. Ask an admin to run /allow here."
+ANONYMOUS = ("You are writing anonymously (as this group or as a channel), so the bot cannot tell who you are "
+             "and gives you no role. Write as yourself to use commands: turn off \"Remain anonymous\" in your "
+             "admin rights, or choose your own account as the sender.")
+EXPIRED = "This button has expired. Run the command again."
+WITHHELD = "(arguments not kept)"
 
 
 # --------------------------------------------------------------------------- registry
@@ -283,16 +289,22 @@ class Router:
         self.registry = registry
         self.inflight: set[asyncio.Task[Any]] = set()
         self.limiter = CommandRateLimiter(services.settings.governance.rate_limits)
+        self.refusals = RefusalLimiter(services.settings.governance.rate_limits)
 
     # access -------------------------------------------------------------------
     async def access(self, chat: ChatRef, user: UserRef, *, carrying: FirstWrite | None = None) -> Access:
-        """The caller's role and whether the chat is allowed (`carrying` rows commit in the same transaction)."""
+        """The caller's role and whether the chat is allowed (`carrying` rows commit in the same transaction).
+
+        An anonymous sender has no role anywhere.
+        """
         if chat.platform == CONSOLE:
             return Access(Role.OWNER, True)
 
         def load(session: Session) -> Access:
-            u = identity.touch_user(session, user.platform, user.id, user.name)
             c = identity.touch_chat(session, chat.platform, chat.id, chat.kind.value, chat.title)
+            if user.anonymous:  # its id is shared (every group's anonymous admins): never a user row or a role
+                return Access(Role.NONE, c.allowed)
+            u = identity.touch_user(session, user.platform, user.id, user.name, user.username)
             role = Role(u.role)
             # An admin's own DM (a private chat is only ever them and the bot) needs no allowing.
             allowed = c.allowed or (chat.kind is ChatKind.PRIVATE and role >= Role.ADMIN)
@@ -301,19 +313,31 @@ class Router:
         return await self.services.db.run(load, carrying=carrying)
 
     def masked(self, text: str) -> str:
-        """`text` with every configured secret replaced by ***."""
-        for secret in self.services.settings.secrets():
-            text = text.replace(secret, "***")
-        return text
+        """`text` with every configured secret and URL credential replaced by ***."""
+        return self.services.masked(text)
 
     async def audit(self, ctx_chat: ChatRef, user: UserRef, command: str, args: str, outcome: str,
                     detail: str = "") -> None:
-        args, detail = self.masked(args), self.masked(detail)
+        args, detail = self.masked(encodable(args)), self.masked(encodable(detail))
         await self.services.db.run(
             lambda s: audit.record(
                 s, user=user.key, chat=ctx_chat.key, command=command, args=args, outcome=outcome, detail=detail
             )
         )
+
+    async def _refuse(self, incoming: Incoming, sink: ReplySink, access: Access, command: str, args: str,
+                      outcome: str, detail: str, reply: Reply) -> None:
+        """Audit a refusal and send it; to strangers and anonymous senders only sparingly (RefusalLimiter)."""
+        if not access.chat_allowed or incoming.user.anonymous:
+            user = incoming.user
+            silenced = self.refusals.allow(f"{user.key} in {incoming.chat.key}" if user.anonymous else user.key)
+            if silenced is None:  # counted; the next refusal shown to this stranger reports it
+                await self.services.db.settle(incoming.receipt)  # handled all the same: never run again
+                return
+            if silenced:
+                detail += f"; {silenced} more refusal(s) to this sender silenced before this one"
+        await self.audit(incoming.chat, incoming.user, command[:64], args, outcome, detail)
+        await sink.send(reply)
 
     # entry points -------------------------------------------------------------
     async def handle(self, incoming: Incoming, sink: ReplySink) -> None:
@@ -324,7 +348,7 @@ class Router:
         except Exception as exc:  # the last guard: a surface must never see a traceback
             ref = secrets.token_hex(3)
             log.exception("router failure ref=%s", ref)
-            self.services.record_error("router", f"{type(exc).__name__} (ref {ref})")
+            self.services.record_error("router", f"{type(exc).__name__} (ref {ref})", incoming.chat.key)
             await _safe_send(sink, Reply.error(f"Something went wrong (ref {ref}). It has been logged."))
 
     async def press(self, chat: ChatRef, user: UserRef, token: str, sink: ReplySink,
@@ -335,8 +359,12 @@ class Router:
             return session.get(ButtonToken, token)
 
         row = await self.services.db.run(load)
-        if row is None or row.chat != chat.key:
-            await self._settling(sink, receipt).send(Reply.error("This button has expired. Run the command again."))
+        if row is None or row.chat != chat.key:  # expired, forged, or shown in another chat
+            why = "no such button" if row is None else f"button of {row.chat} pressed here"
+            with first_write(receipt):  # the refusal's audit entry marks the press handled
+                await self._refuse(Incoming(chat, user, "", receipt=receipt), self._settling(sink, receipt),
+                                   await self.access(chat, user), "(button)", token[:64], "refused", why,
+                                   Reply.error(EXPIRED))
             return
         await self.handle(Incoming(chat, user, row.command, receipt=receipt), sink)
 
@@ -362,17 +390,22 @@ class Router:
     # the work -----------------------------------------------------------------
     async def _handle(self, incoming: Incoming, sink: ReplySink) -> None:
         settings = self.services.settings
-        text = incoming.text.strip()
-        if len(text) > settings.commands.max_input_chars:
-            await sink.send(Reply.error(f"That message is too long (over {settings.commands.max_input_chars} "
-                                        "characters). Send a shorter command, or attach a file with /import."))
+        text = encodable(incoming.text).strip()
+        limit = settings.commands.max_input_chars
+        if len(text) > limit:
+            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user), "(oversized)",
+                               text[:100], "refused", f"message of {len(text)} characters (limit {limit})",
+                               Reply.error(f"That message is too long (over {limit} characters). Send a shorter "
+                                           "command, or attach a file with /import."))
             return
         if not text.startswith("/"):
             return
         try:
             tokens = tokenize(text)
         except ParseError as exc:
-            await sink.send(Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
+            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user),
+                               text.split(maxsplit=1)[0], text, "invalid", f"could not read it: {exc}",
+                               Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
             return
         if not tokens:
             return
@@ -393,33 +426,37 @@ class Router:
 
     async def _dispatch(self, incoming: Incoming, sink: ReplySink, access: Access, text: str, tokens: list[Token],
                         command: Command | None, used: int) -> None:
+        if incoming.user.anonymous:
+            await self._refuse(incoming, sink, access, tokens[0].value, "", "refused", "anonymous sender",
+                               Reply.text(ANONYMOUS, ephemeral=True))
+            return
         if command is None:
-            await self._unknown(incoming, sink, access, tokens)
+            await self._unknown(incoming, sink, access, text, tokens)
             return
         if command.needs_allowed_chat and not access.chat_allowed:
-            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", "chat not allowed")
-            await sink.send(Reply.text(REFUSAL, f" (chat {incoming.chat.key}, you {incoming.user.key})",
-                                       ephemeral=True))
+            await self._refuse(incoming, sink, access, command.name, "", "refused", "chat not allowed",
+                               Reply.text(REFUSAL, f" (chat {incoming.chat.key}, you {incoming.user.key})",
+                                          ephemeral=True))
             return
         if access.role < command.role:
-            await self.audit(incoming.chat, incoming.user, command.name, "", "refused", f"role {access.role.label}")
-            await sink.send(Reply.text(
-                f"Sorry, /{command.name} needs the {command.role.label} role; you are {access.role.label}. "
-                "An admin can change that with /role.", ephemeral=True))
+            await self._refuse(incoming, sink, access, command.name, "", "refused", f"role {access.role.label}",
+                               Reply.text(f"Sorry, /{command.name} needs the {command.role.label} role; you are "
+                                          f"{access.role.label}. An admin can change that with /role.", ephemeral=True))
             return
         rest = tokens[used:]
         args_text = text[rest[0].start:] if rest else ""
+        audited = args_text if command.audit_args else WITHHELD  # what the audit log keeps
         try:
             kwargs = parse_arguments(command, text, rest)
         except UsageError as exc:
-            await self.audit(incoming.chat, incoming.user, command.name, args_text, "invalid", str(exc))
+            await self.audit(incoming.chat, incoming.user, command.name, audited, "invalid", str(exc))
             await sink.send(_usage_error(command, self.masked(str(exc))))
             return
-        if command.expensive and await self._rate_limited(incoming, access, command, args_text, sink):
+        if command.expensive and await self._rate_limited(incoming, access, command, audited, sink):
             return
         ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
                       access.chat_allowed)
-        await self._run(ctx, kwargs, args_text, incoming.receipt)
+        await self._run(ctx, kwargs, audited, incoming.receipt)
 
     async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str, receipt: FirstWrite | None) -> None:
         command = ctx.command
@@ -447,7 +484,7 @@ class Router:
         except Exception as exc:
             ref = secrets.token_hex(3)
             log.exception("command /%s failed ref=%s", command.name, ref)
-            self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})")
+            self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})", ctx.chat.key)
             outcome, detail = "error", f"{type(exc).__name__} ref {ref}"
             reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
         log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,
@@ -480,22 +517,25 @@ class Router:
             f"{refusal.window_s:g} s for {who}. Try again in {refusal.retry_after_s} s.", ephemeral=True))
         return True
 
-    async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, tokens: list[Token]) -> None:
+    async def _unknown(self, incoming: Incoming, sink: ReplySink, access: Access, text: str,
+                       tokens: list[Token]) -> None:
+        """Refuse (strangers) or explain (members) a command that is not registered; audited either way."""
         name = tokens[0].value
+        args = text[tokens[1].start:] if len(tokens) > 1 else ""
         if not access.chat_allowed:
-            await self.audit(incoming.chat, incoming.user, name[:64], "", "refused", "chat not allowed")
-            await sink.send(Reply.text(REFUSAL, ephemeral=True))
+            await self._refuse(incoming, sink, access, name, args, "refused", "unknown command; chat not allowed",
+                               Reply.text(REFUSAL, ephemeral=True))
             return
         group = self.registry.groups().get(name)
         if group:  # a group name without (or with a wrong) subcommand
             reply = Reply.error(f"/{name} needs a subcommand:")
             reply.table(["command", "what it does"], [(c.usage, c.summary) for c in group])
-            await sink.send(reply)
+            await self._refuse(incoming, sink, access, name, args, "invalid", "no such subcommand", reply)
             return
         hint = self.registry.suggest(name)
         reply = Reply.error(f"Unknown command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
         reply.para("Send ", code("/help"), " for the list.")
-        await sink.send(reply)
+        await self._refuse(incoming, sink, access, name, args, "invalid", "unknown command", reply)
 
 
 def _usage_error(command: Command, message: str) -> Reply:

@@ -12,6 +12,7 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.reply import Inline, Reply
+from config.masking import SecretMasker
 from config.settings import Settings
 from storage.db import Database
 from storage.types import utcnow
@@ -47,11 +48,12 @@ StatusProvider = Callable[["Services"], Awaitable[StatusSection | None]]
 
 @dataclass(frozen=True)
 class ErrorRecord:
-    """A recent error, shown by /status."""
+    """A recent error, shown by /status (secrets already masked); `chat` is the chat it happened in, if any."""
 
     at: datetime
     where: str
     message: str
+    chat: str | None = None
 
 
 @dataclass
@@ -66,14 +68,34 @@ class Services:
     started_at: datetime = field(default_factory=utcnow)
     surfaces: dict[str, Deliverer] = field(default_factory=dict)
     errors: collections.deque[ErrorRecord] = field(default_factory=lambda: collections.deque(maxlen=20))
-    status_providers: list[StatusProvider] = field(default_factory=list)
+    status_providers: list[StatusProvider] = field(default_factory=list)  # their sections: admins only
+    public_status: list[StatusProvider] = field(default_factory=list)  # also shown to viewers and analysts
     extras: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     background: bool = True  # False for `socmint console`: serve commands, start no pollers or schedules
+    masker: SecretMasker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.masker = self.settings.masker()
 
     def now(self) -> datetime:
         """The current UTC time (frozen in tests)."""
         return self.clock()
 
-    def record_error(self, where: str, message: str) -> None:
-        self.errors.append(ErrorRecord(self.now(), where, message[:300]))
+    def add_status(self, provider: StatusProvider, *, everyone: bool = False) -> None:
+        """Show `provider`'s section in /status: to admins, or (`everyone`) to anyone in an allowed chat.
+
+        Only sections that describe the service's health, never counts across chats, are for everyone.
+        """
+        if provider not in self.status_providers:
+            self.status_providers.append(provider)
+        if everyone and provider not in self.public_status:
+            self.public_status.append(provider)
+
+    def masked(self, text: str) -> str:
+        """`text` with every secret and URL credential replaced by ***."""
+        return self.masker.mask(text)
+
+    def record_error(self, where: str, message: str, chat: str | None = None) -> None:
+        """Remember an error for /status, masked before it is stored (an upstream may echo a token)."""
+        self.errors.append(ErrorRecord(self.now(), self.masked(where)[:64], self.masked(message)[:300], chat))

@@ -18,6 +18,11 @@ class RateLimitSettings(BaseModel):
     per_user: int = Field(default=12, ge=0, description="expensive commands per user per window; 0 = no limit")
     per_chat: int = Field(default=40, ge=0, description="expensive commands per chat per window; 0 = no limit")
     exempt_admins: bool = Field(default=True, description="admins and owners are not limited")
+    stranger_refusals: int = Field(default=1, ge=0, description="refusals shown to one stranger per stranger "
+                                   "window (the rest are silenced and counted); 0 = no limit")
+    stranger_refusals_total: int = Field(default=30, ge=0, description="refusals shown to all strangers together "
+                                         "per stranger window; 0 = no limit")
+    stranger_window_s: float = Field(default=60, gt=0, description="the window the stranger refusals count over")
 
 
 class RetentionSettings(BaseModel):
@@ -41,9 +46,12 @@ class RetentionSettings(BaseModel):
 
 
 class GovernanceSettings(BaseModel):
-    """Rate limits and retention."""
+    """Rate limits, retention and how much one person may watch."""
 
     model_config = ConfigDict(extra="forbid")
 
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    max_watch_terms_per_user: int = Field(default=500, ge=0, description="query terms one person's watches may "
+                                          "hold in all chats together (each watch is also matched against every "
+                                          "post); 0 = no limit")

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,11 +29,13 @@ from pydantic_settings import (
 from config.governance import GovernanceSettings
 from config.investigate import InvestigateSettings
 from config.lookups import LookupsSettings
+from config.masking import SecretMasker, url_password
 from config.monitor import MonitorSettings
 from config.reports import ReportsSettings
 from config.sources import SourcesSettings
 
 DEFAULT_CONFIG = Path("socmint.toml")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 PLATFORMS = ("telegram", "discord", "console")
 
 
@@ -37,7 +49,9 @@ class TelegramSettings(BaseModel):
     webhook_url: str | None = Field(default=None, description="public URL; long polling when unset")
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
-    webhook_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True,
+                                             description="required with webhook_url: Telegram sends it with every "
+                                                         "update and updates without it are rejected")
     poll_timeout_s: int = Field(default=30, ge=0, le=50)
 
     @field_validator("api_url")
@@ -46,6 +60,17 @@ class TelegramSettings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_needs_secret(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("webhook_url") and not (v and v.get_secret_value()):
+            raise ValueError("required when telegram.webhook_url is set: without it anyone who finds the URL can "
+                             "post updates as any user. Generate one: python -c \"import secrets; "
+                             "print(secrets.token_urlsafe(32))\"")
+        if v is not None and not _WEBHOOK_SECRET.fullmatch(v.get_secret_value()):
+            raise ValueError("use 1 to 256 characters A-Z, a-z, 0-9, _ and - (what Telegram accepts)")
+        return v
 
 
 class DiscordSettings(BaseModel):
@@ -164,7 +189,7 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_path()))
 
     def secrets(self) -> list[str]:
-        """Every configured secret value, for log masking."""
+        """Every configured secret value (tokens, keys, passwords inside URLs such as the database's)."""
         found: list[str] = []
 
         def walk(obj: Any) -> None:
@@ -172,12 +197,26 @@ class Settings(BaseSettings):
                 value = obj.get_secret_value()
                 if value:
                     found.append(value)
+            elif isinstance(obj, str) and "@" in obj and "://" in obj:
+                password = url_password(obj)
+                if password:
+                    found.append(password)
             elif isinstance(obj, BaseModel):
                 for name in type(obj).model_fields:
                     walk(getattr(obj, name))
+            elif isinstance(obj, dict):
+                for value in obj.values():
+                    walk(value)
+            elif isinstance(obj, list | tuple):
+                for value in obj:
+                    walk(value)
 
         walk(self)
         return found
+
+    def masker(self) -> SecretMasker:
+        """A masker for every secret of these settings."""
+        return SecretMasker(self.secrets())
 
 
 class ConfigError(Exception):

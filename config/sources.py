@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 
 class SourceSettings(BaseModel):
@@ -25,8 +25,40 @@ class HackerNewsSettings(SourceSettings):
 class MastodonSettings(SourceSettings):
     base_url: str = "https://mastodon.social"
     instances: list[str] = Field(default_factory=lambda: ["https://mastodon.social"])
-    token: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="the access token of the one configured instance")
+    tokens: dict[str, SecretStr] = Field(default_factory=dict,
+                                         description="instance URL → its access token (several instances)")
     rate_per_s: float = 1.0  # 300 requests / 5 min per IP
+
+    @field_validator("instances")
+    @classmethod
+    def _roots(cls, v: list[str]) -> list[str]:
+        return [i.rstrip("/") for i in v]
+
+    @field_validator("token")
+    @classmethod
+    def _one_instance(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if v is not None and len(info.data.get("instances") or []) > 1:
+            raise ValueError("a token belongs to one instance: with several instances set tokens = "
+                             '{"https://instance.example" = "..."} instead')
+        return v
+
+    @field_validator("tokens")
+    @classmethod
+    def _known_instances(cls, v: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+        roots = {k.rstrip("/"): token for k, token in v.items()}
+        unknown = sorted(set(roots) - set(info.data.get("instances") or []))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not in sources.mastodon.instances (a token is only ever "
+                             "sent to its own instance)")
+        return roots
+
+    def token_for(self, instance: str) -> str | None:
+        """The access token of `instance` (never another instance's)."""
+        token = self.tokens.get(instance.rstrip("/"))
+        if token is None and self.token is not None and self.instances == [instance.rstrip("/")]:
+            token = self.token
+        return token.get_secret_value() if token else None
 
 
 class BlueskySettings(SourceSettings):

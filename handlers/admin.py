@@ -8,9 +8,13 @@ from bot.command import Arg, ArgKind, ChatRef, CommandError, CommandSet, Context
 from bot.reply import Reply, code
 from config.settings import PLATFORMS
 from storage import audit, identity
-from storage.models import Role
+from storage.models import Role, User
 
 commands = CommandSet()
+
+# Telegram ids that are not one person: anonymous group admins (GroupAnonymousBot), channels posting in
+# groups (Channel_Bot) and Telegram's own service notifications. No role may be given to them.
+SHARED_IDS = frozenset({("telegram", 1087968824), ("telegram", 136817688), ("telegram", 777000)})
 
 
 def _parse_key(text: str, what: str) -> tuple[str, int]:
@@ -47,7 +51,7 @@ async def deny(ctx: Context, chat: str | None) -> Reply:
 
 
 @commands.command("role", "Set a user's role (owner, admin, analyst, viewer)", example="/role telegram:123 analyst",
-                  args=[Arg("user", "platform:user_id, or a known @name on this platform"),
+                  args=[Arg("user", "platform:user_id, or the @username of someone who wrote here"),
                         Arg("role", "the new role", kind=ArgKind.CHOICE,
                             choices=("owner", "admin", "analyst", "viewer"))],
                   role=Role.ADMIN, mutates=True)
@@ -61,18 +65,41 @@ async def role(ctx: Context, user: str, role: str) -> Reply:
             platform, uid = _parse_key(user, "the user")
             target = identity.get_user(session, platform, uid)
         else:
-            target = identity.find_user_by_name(session, ctx.platform, user)
-            if target is None:
-                raise CommandError(f"No user named {user!r} seen here yet; use platform:id (they can send /whoami).")
+            target = _by_username(session, ctx.platform, user)
             platform, uid = target.platform, target.platform_id
+        if uid < 0 or (platform, uid) in SHARED_IDS:
+            raise CommandError(f"{platform}:{uid} is not one person (a chat, a channel or anonymous group admins "
+                               "share it), so it cannot hold a role. Ask them to write as themselves and send /whoami.")
         old = Role(target.role) if target else Role.VIEWER
-        if old > ctx.role or (old == Role.OWNER and ctx.role < Role.OWNER):
-            raise CommandError(f"You ({ctx.role.label}) cannot change the role of a {old.label}.")
+        if old > ctx.role or (old >= Role.ADMIN and ctx.role < Role.OWNER):
+            raise CommandError(f"You ({ctx.role.label}) cannot change the role of a {old.label}; "
+                               "only an owner changes an admin's role.")
         identity.set_role(session, platform, uid, new)
-        return f"{platform}:{uid}", old
+        return _who(target, f"{platform}:{uid}"), old
 
-    key, old = await ctx.services.db.run(change)
-    return Reply.text("Role of ", code(key), f" changed from {old.label} to {new.label}.")
+    who, old = await ctx.services.db.run(change)
+    return Reply.text("Role of ", who, f" changed from {old.label} to {new.label}.")
+
+
+def _by_username(session: Session, platform: str, name: str) -> User:
+    """The one user of `platform` last seen with handle `name`; CommandError when none or several."""
+    found = identity.find_users_by_username(session, platform, name)
+    shown = "@" + identity.normalise_username(name)
+    if not found:
+        raise CommandError(f"Nobody with the username {shown} has written here yet (display names do not count). "
+                           "Use platform:id instead; they can send /whoami to learn theirs.")
+    if len(found) > 1:
+        ids = ", ".join(f"{u.platform}:{u.platform_id}" for u in found)
+        raise CommandError(f"The username {shown} is ambiguous ({ids}); use platform:id instead.")
+    return found[0]
+
+
+def _who(user: User | None, key: str) -> str:
+    """`Alice Smith (@alice, telegram:123)`: whom a role went to, with the numeric id that is authoritative."""
+    if user is None:
+        return key
+    handle = f"@{user.username}, " if user.username else ""
+    return f"{user.name} ({handle}{key})" if user.name else f"{handle}{key}"
 
 
 @commands.command("audit", "Show the latest audit entries", example="/audit 20 telegram:123",

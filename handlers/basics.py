@@ -83,6 +83,7 @@ async def whoami(ctx: Context) -> Reply:
     reply.kv([
         ("you", code(ctx.user.key)),
         ("name", ctx.user.name or "—"),
+        ("username", f"@{ctx.user.username}" if ctx.user.username else "—"),
         ("role", ctx.role.label if allowed else "none here"),
         ("chat", code(ctx.chat.key)),
         ("chat allowed", "yes" if allowed else "no — ask an admin to run /allow here"),
@@ -90,32 +91,43 @@ async def whoami(ctx: Context) -> Reply:
     return reply
 
 
-@commands.command("status", "Uptime, surfaces, database, jobs and recent errors", example="/status")
+@commands.command("status", "Uptime, surfaces, sources and this chat's recent errors (admins: everything)",
+                  example="/status")
 async def status(ctx: Context) -> Reply:
+    """Admins see the whole service; others its health and their own chat's errors, no counts across chats."""
     services = ctx.services
-    size = services.db.size_bytes
-    jobs = services.scheduler.get_jobs() if services.scheduler.running else []
+    admin = ctx.role >= Role.ADMIN
     surfaces = ", ".join(
         f"{name} ({'up' if s.connected else 'down'})" for name, s in services.surfaces.items()
     ) or "none"
-    allowed = await services.db.run(lambda s: len(identity.allowed_chats(s)))
-    reply = Reply()
-    reply.kv([
+    items: list[tuple[str, object]] = [
         ("version", f"{__version__} (Python {platform.python_version()})"),
         ("uptime", _uptime(services.now() - services.started_at)),
         ("surfaces", surfaces),
-        ("database", f"{services.db.display_url.split('://')[0]}" + (f", {size / 1e6:.1f} MB" if size else "")),
-        ("allowed chats", str(allowed)),
-        ("scheduled jobs", str(len(jobs))),
-    ], title="Status")
-    for provider in services.status_providers:
+    ]
+    if admin:
+        size = services.db.size_bytes
+        jobs = services.scheduler.get_jobs() if services.scheduler.running else []
+        allowed = await services.db.run(lambda s: len(identity.allowed_chats(s)))
+        refusals = services.router.refusals.silenced_total if services.router else 0
+        items += [
+            ("database", f"{services.db.display_url.split('://')[0]}" + (f", {size / 1e6:.1f} MB" if size else "")),
+            ("allowed chats", str(allowed)),
+            ("scheduled jobs", str(len(jobs))),
+            ("refusals silenced", f"{refusals} (strangers over the refusal limit)"),
+        ]
+    reply = Reply().kv(items, title="Status")  # type: ignore[arg-type]
+    for provider in services.status_providers if admin else services.public_status:
         section = await provider(services)
         if section:
             reply.kv(section[1], title=section[0])  # type: ignore[arg-type]
-    if services.errors:
+    errors = [e for e in services.errors if admin or e.chat == ctx.chat.key][-5:]
+    if errors:
         reply.table(["when (UTC)", "where", "error"],
-                    [(e.at.strftime("%m-%d %H:%M:%S"), e.where, e.message) for e in list(services.errors)[-5:]],
-                    title="Recent errors")
+                    [(e.at.strftime("%m-%d %H:%M:%S"), e.where, e.message) for e in errors],
+                    title="Recent errors" if admin else "Recent errors in this chat")
     else:
-        reply.para("No recent errors.")
+        reply.para("No recent errors." if admin else "No recent errors in this chat.")
+    if not admin:
+        reply.para("Counts across chats, queues and other chats' errors are shown to admins.")
     return reply

@@ -28,17 +28,31 @@ MAX_HANDLE = 256
 
 
 def parse_subject(text: str) -> Subject:
-    """`handle`, `@handle` or `source:handle` as a Subject; UsageError when empty or too long."""
+    """`handle`, `@handle` or `source:handle` as a Subject; UsageError when empty or too long.
+
+    Any characters are allowed (collected handles can hold spaces or control characters): quote them,
+    `/forget "john doe"`.
+    """
     text = text.strip()
     source = None
     if m := _SOURCE_PREFIX.match(text):
         source, text = m.group(1), m.group(2)
     handle = text.strip().lstrip("@")
-    if not handle or not handle.isprintable() or any(c.isspace() for c in handle):
-        raise UsageError("the subject must be one handle like alice, @alice or bluesky:alice.bsky.social")
+    if not handle.strip():
+        raise UsageError('the subject must be a handle like alice, @alice, bluesky:alice.bsky.social or "john doe"')
     if len(handle) > MAX_HANDLE:
         raise UsageError(f"the handle is longer than {MAX_HANDLE} characters")
     return Subject(handle, source)
+
+
+def quoted(text: str) -> str | None:
+    """`text` as one word of a command line (quoted when it needs to be); None when no quoting can hold it."""
+    if text and not any(c.isspace() or not c.isprintable() or c in "\"'“”" for c in text):
+        return text
+    for quote in ('"', "'"):
+        if quote not in text and not any(c in "“”" for c in text):
+            return f"{quote}{text}{quote}"
+    return None
 
 
 async def run_purge(services: Services, by: str = SYSTEM) -> dict[str, int]:
@@ -88,8 +102,7 @@ async def governance_status(services: Services) -> StatusSection:
 @commands.on_start
 async def start(services: Services) -> None:
     """Show governance in /status and, when running in the background, schedule the daily purge."""
-    if governance_status not in services.status_providers:
-        services.status_providers.append(governance_status)
+    services.add_status(governance_status)
     if not services.background:
         return
     hour, minute = (int(p) for p in services.settings.governance.retention.purge_at.split(":"))
@@ -112,14 +125,16 @@ def _report_table(reply: Reply, report: ErasureReport) -> Reply:
 
 
 @commands.command(
-    "forget", "Remove an account's stored posts, alerts, lookups and case entities",
+    "forget", "Remove an account's posts, alerts, lookups and case entities; redact it in notes and the audit log",
     example="/forget bluesky:alice.bsky.social",
-    args=[Arg("subject", "handle, @handle or source:handle"), Arg("confirm", "the word confirm", required=False)],
-    role=Role.ADMIN, mutates=True,
+    args=[Arg("subject", 'handle, @handle or source:handle; quote one with spaces: "john doe"'),
+          Arg("confirm", "the word confirm", required=False)],
+    role=Role.ADMIN, mutates=True, audit_args=False,
 )
 async def forget_cmd(ctx: Context, subject: str, confirm: str | None) -> Reply:
     who = parse_subject(subject)
     shown = f"{who.source}:{who.handle}" if who.source else who.handle
+    word = quoted(shown)
     now = ctx.services.now()
     if confirm is None:
         def preview(session: Session) -> ErasureReport:
@@ -132,11 +147,13 @@ async def forget_cmd(ctx: Context, subject: str, confirm: str | None) -> Reply:
             return Reply.text("Nothing stored about ", code(shown), " (handles compare without case or @).")
         reply = Reply.text(bold("This would remove, for "), code(shown), bold(":"))
         _report_table(reply, found)
-        reply.para("Nothing is removed until you confirm: ", code(f"/forget {shown} confirm"),
-                   ". The audit log keeps that /forget ran.")
-        if any(c in "\"'“”" for c in shown):  # a button line would not survive re-parsing
+        if word is None:  # both kinds of quote in the handle: no command line can hold it
+            reply.para("This handle holds both kinds of quote, so it cannot be confirmed from chat; "
+                       "run the erasure from the console or contact the operator.")
             return reply
-        return reply.buttons([Button("Remove all of it", f"/forget {shown} confirm")])
+        reply.para("Nothing is removed until you confirm: ", code(f"/forget {word} confirm"),
+                   ". The audit log keeps that /forget ran, not whom it was about.")
+        return reply.buttons([Button("Remove all of it", f"/forget {word} confirm")])
     if confirm.lower() != "confirm":
         raise UsageError("the second word must be confirm (or leave it out to see what would go)")
     report = await ctx.services.db.run(lambda s: forget(s, who, by=ctx.user.key, now=now))

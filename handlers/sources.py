@@ -132,5 +132,4 @@ async def sources_status(services: Services) -> StatusSection | None:
 @commands.on_start
 async def register_status(services: Services) -> None:
     """Show source health in /status."""
-    if sources_status not in services.status_providers:
-        services.status_providers.append(sources_status)
+    services.add_status(sources_status, everyone=True)  # per-source health, no counts

@@ -79,6 +79,24 @@ def query_error_reply(text: str, exc: QueryError, command: str) -> Reply:
     return reply
 
 
+def _check_term_cap(ctx: Context, session: Session, adding: int) -> None:
+    """CommandError when the caller's watches (all chats) would hold more terms than governance allows."""
+    cap = ctx.services.settings.governance.max_watch_terms_per_user
+    if not cap:
+        return
+    held = sum(_terms(w.query) for w in watches.created_by(session, ctx.user.key))
+    if held + adding > cap:
+        raise CommandError(f"Your watches hold {held} query terms and this one adds {adding}; one person may hold "
+                           f"{cap} (governance.max_watch_terms_per_user). Remove or narrow some watches first.")
+
+
+def _terms(query: str) -> int:
+    try:
+        return len(parse_query(query).terms)
+    except QueryError:  # stored before a grammar change: it matches nothing, so it holds nothing
+        return 0
+
+
 def _source_list(text: str | None) -> list[str]:
     if not text:
         return []
@@ -148,6 +166,7 @@ async def watch_add(
             return same, False
         if len(found) >= MAX_WATCHES_PER_CHAT:
             return None, False
+        _check_term_cap(ctx, session, len(parsed.terms))
         return watches.create(session, platform=ctx.chat.platform, chat_id=ctx.chat.id, query=query.strip(),
                               sources=names, interval_s=interval, created_by=ctx.user.key, now=now,
                               surge_alerts=surge), True

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from storage.private import PRIVATE_DIR, private_file
+
 
 class BackupError(Exception):
     """The backup cannot be made; the message says why and what to do instead."""
@@ -35,9 +37,10 @@ def backup_sqlite(url: str, target: Path, *, pages_per_step: int = 1024) -> int:
         raise BackupError(f"{source_path} does not exist")
     if target.exists():
         raise BackupError(f"{target} exists; choose another name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    private_file(partial)  # the copy holds everything the database does: 0600 from its first byte
     source = sqlite3.connect(source_path, timeout=30)
     try:
         dest = sqlite3.connect(partial)

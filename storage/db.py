@@ -19,6 +19,7 @@ from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers every table)
+from storage.private import PRIVATE_DIR, private_file, tighten
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -102,10 +103,18 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database(Path(parsed.database))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _private_database(path: Path) -> None:
+    """The database file 0600 before SQLite opens it (its WAL and SHM files then take the same mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    private_file(path)
+    for companion in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        tighten(companion)
 
 
 def alembic_config(url: str):  # -> alembic.config.Config

@@ -1,15 +1,35 @@
-"""Erasure: remove everything stored about one account (`/forget`): posts, lookups, alerts, case entities."""
+"""Erasure: remove everything stored about one account (`/forget`).
+
+Its posts (with matches, indicators and alerts), lookups keyed by it and case entities go; where its
+handle appears inside text the bot keeps for other reasons — case notes, case events, the audit log —
+the handle is replaced by REDACTED, and buttons whose command names it are deleted.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
-from storage.models import CaseEntity, CaseEvent, CaseLink, LookupCache, OutboxItem, PostIOC, StoredPost, WatchMatch
+from storage.models import (
+    AuditEntry,
+    ButtonToken,
+    CaseEntity,
+    CaseEvent,
+    CaseLink,
+    CaseNote,
+    LookupCache,
+    OutboxItem,
+    PostIOC,
+    StoredPost,
+    WatchMatch,
+)
+
+REDACTED = "[forgotten]"
 
 
 @dataclass(frozen=True)
@@ -22,6 +42,11 @@ class Subject:
     @property
     def folded(self) -> str:
         return self.handle.casefold()
+
+    @property
+    def mention(self) -> re.Pattern[str]:
+        """The handle as a whole word inside free text (`@alice`, `bluesky:alice`), any case."""
+        return re.compile(rf"(?<![\w.-])@?{re.escape(self.handle)}(?![\w-]|\.\w)", re.IGNORECASE)
 
 
 @dataclass
@@ -117,11 +142,40 @@ def _forget_case_entities(session: Session, subject: Subject, posts: list[tuple[
     report.cases = sorted(per_case)
 
 
+def _redact_text(session: Session, subject: Subject, model: type[SQLModel], fields: tuple[str, ...]) -> int:
+    """Replace the handle inside `fields` of every `model` row that mentions it; returns the rows changed."""
+    needle = subject.handle.lower()
+    candidates = or_(*(func.lower(col(getattr(model, f))).contains(needle, autoescape=True) for f in fields))
+    changed = 0
+    for row in session.exec(select(model).where(candidates)):
+        edits = {f: subject.mention.sub(REDACTED, getattr(row, f)) for f in fields}
+        if any(edits[f] != getattr(row, f) for f in fields):
+            for name, value in edits.items():
+                setattr(row, name, value)
+            session.add(row)
+            changed += 1
+    return changed
+
+
+def _forget_buttons(session: Session, subject: Subject) -> int:
+    """Delete buttons whose command names the handle (pressing one now says it expired)."""
+    needle = subject.handle.lower()
+    rows = session.exec(select(ButtonToken).where(func.lower(col(ButtonToken.command)).contains(needle,
+                                                                                               autoescape=True)))
+    doomed = [b.token for b in rows if subject.mention.search(b.command)]
+    return _deleted(session, delete(ButtonToken).where(col(ButtonToken.token).in_(doomed))) if doomed else 0
+
+
 def forget(session: Session, subject: Subject, *, by: str, now: datetime) -> ErasureReport:
-    """Remove the subject's posts (with matches, IOCs, alerts), lookups keyed by them and case entities."""
+    """Remove the subject's posts (with matches, IOCs, alerts), lookups keyed by them and case entities;
+    redact the handle in case notes, case events and the audit log; delete buttons naming it."""
     report = ErasureReport()
     posts = _forget_posts(session, subject, report)
     _forget_outbox(session, subject, {p[0] for p in posts}, report)
     _forget_lookups(session, subject, report)
     _forget_case_entities(session, subject, posts, report, by, now)
+    report.counts["case notes redacted"] = _redact_text(session, subject, CaseNote, ("text",))
+    report.counts["case events redacted"] = _redact_text(session, subject, CaseEvent, ("detail",))
+    report.counts["buttons"] = _forget_buttons(session, subject)
+    report.counts["audit entries redacted"] = _redact_text(session, subject, AuditEntry, ("args", "detail"))
     return report

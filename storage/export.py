@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table)
-
-MASK = "***"
+from config.masking import SecretMasker
+from storage.private import open_private, private_dir, write_private
 
 
 def _plain(value: Any) -> Any:
@@ -30,19 +30,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _masked(line: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, MASK)
-    return line
-
-
 def export_tables(engine: Engine, out_dir: Path, *, secrets: Iterable[str] = (), batch: int = 1000) -> dict[str, int]:
     """Write `<table>.jsonl` for every table present in the database; returns rows written per table.
 
     Configured secret values are masked in every line, should one ever have been stored.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    secrets = [s for s in secrets if s]
+    private_dir(out_dir)
+    mask = SecretMasker(secrets).mask
     present = set(inspect(engine).get_table_names())
     counts: dict[str, int] = {}
     with engine.connect() as conn:
@@ -52,12 +46,12 @@ def export_tables(engine: Engine, out_dir: Path, *, secrets: Iterable[str] = (),
             count = 0
             key = list(table.primary_key.columns)
             query = select(table).order_by(*key).execution_options(yield_per=batch)
-            with (out_dir / f"{table.name}.jsonl").open("w", encoding="utf-8") as fh:
+            with open_private(out_dir / f"{table.name}.jsonl") as fh:
                 for row in conn.execute(query):
                     record = {k: _plain(v) for k, v in row._mapping.items()}
-                    fh.write(_masked(json.dumps(record, ensure_ascii=False, sort_keys=True), secrets) + "\n")
+                    fh.write(mask(json.dumps(record, ensure_ascii=False, sort_keys=True)) + "\n")
                     count += 1
             counts[table.name] = count
     manifest = {"format": "socmint-export/1", "tables": counts}
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_private(out_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return counts

@@ -13,14 +13,31 @@ def get_user(session: Session, platform: str, platform_id: int) -> User | None:
     return session.exec(select(User).where(User.platform == platform, User.platform_id == platform_id)).first()
 
 
-def touch_user(session: Session, platform: str, platform_id: int, name: str | None) -> User:
-    """The user, created as a viewer on first sight; the display name is refreshed."""
+def normalise_username(username: str) -> str:
+    """A platform handle as stored and compared: no leading @, lower case (handles ignore case)."""
+    return username.strip().lstrip("@").lower()[:64]
+
+
+def touch_user(session: Session, platform: str, platform_id: int, name: str | None,
+               username: str | None = None) -> User:
+    """The user, created as a viewer on first sight; display name and platform handle are refreshed.
+
+    A handle belongs to one account at a time: whoever showed it before loses it here.
+    """
     user = get_user(session, platform, platform_id)
     if user is None:
         user = _insert_once(session, User(platform=platform, platform_id=platform_id, name=name,
                                           role=int(Role.VIEWER)), lambda: get_user(session, platform, platform_id))
     elif name and user.name != name:
         user.name = name
+        user.updated_at = utcnow()
+        session.add(user)
+    handle = normalise_username(username) if username else None
+    if handle and user.username != handle:
+        for previous in find_users_by_username(session, platform, handle):
+            previous.username = None
+            session.add(previous)
+        user.username = handle
         user.updated_at = utcnow()
         session.add(user)
     return user
@@ -36,12 +53,11 @@ def _insert_once(session: Session, row: SQLModel, reload):  # type: ignore[no-un
         return reload()
 
 
-def find_user_by_name(session: Session, platform: str, name: str) -> User | None:
-    name = name.lstrip("@").casefold()
-    for user in session.exec(select(User).where(User.platform == platform)):
-        if user.name and user.name.lstrip("@").casefold() == name:
-            return user
-    return None
+def find_users_by_username(session: Session, platform: str, username: str) -> list[User]:
+    """Users of `platform` last seen with this handle (never matched against display names)."""
+    handle = normalise_username(username)
+    return list(session.exec(select(User).where(User.platform == platform, User.username == handle))) \
+        if handle else []
 
 
 def set_role(session: Session, platform: str, platform_id: int, role: Role) -> User:

@@ -36,6 +36,11 @@ def for_chat(session: Session, platform: str, chat_id: int) -> list[Watch]:
     return list(session.execute(query).scalars())
 
 
+def created_by(session: Session, user: str) -> list[Watch]:
+    """Every watch `user` (platform:id) created, in any chat."""
+    return list(session.execute(select(Watch).where(Watch.created_by == user)).scalars())
+
+
 def in_chat(session: Session, platform: str, chat_id: int, watch_id: int) -> Watch | None:
     """The watch `watch_id` if it belongs to this chat."""
     watch = session.get(Watch, watch_id)

@@ -64,9 +64,18 @@ class RecordingSurface:
         self.delivered.append((chat_id, reply))
 
 
+# Tests of other things send strangers many refusals in a row; the flood limiter is tested on its own.
+UNLIMITED_REFUSALS = {"stranger_refusals": 0, "stranger_refusals_total": 0}
+
+
 def test_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for a test: data and database under `tmp_path`, no tokens, no network roots changed."""
+    """Settings for a test: data and database under `tmp_path`, no tokens, no network roots changed.
+
+    Refusals to strangers are not rate-limited unless the test sets `governance.rate_limits` itself.
+    """
     overrides.setdefault("data_dir", tmp_path / "data")
+    governance = overrides.setdefault("governance", {})
+    governance["rate_limits"] = {**UNLIMITED_REFUSALS, **governance.get("rate_limits", {})}
     database = overrides.pop("database", {"url": f"sqlite:///{tmp_path / 'test.db'}"})
     return Settings(database=database, **overrides)
 
@@ -127,7 +136,7 @@ class BotHarness:
         await self.prepare(platform=platform, user_id=user_id, chat_id=chat_id, role=role, allowed=allowed)
         sink = sink or RecordingSink()
         chat = ChatRef(platform, chat_id, ChatKind.GROUP, "test chat")
-        user = UserRef(platform, user_id, f"user{user_id}")
+        user = UserRef(platform, user_id, f"user{user_id}", f"user{user_id}")
         await self.app.router.handle(Incoming(chat, user, line, list(files)), sink)
         return sink.replies
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from handlers.lookup.ssrf import SsrfGuard
+from handlers.lookup.sweep import engine
+
 PROFILE = '<html><div class="profile-card">{name}</div></html>'
 NO_USER = "<html><p>Sorry, that user does not exist.</p></html>"
 CHALLENGE = "<html><head><title>Just a moment...</title></head><body>checking</body></html>"
@@ -63,9 +66,14 @@ def wmn_sites(base: str) -> list[dict[str, Any]]:
     ]
 
 
+def loopback_guard() -> SsrfGuard:
+    """The sweep's SSRF guard with the loopback allowed: the farm is a test double on 127.0.0.1."""
+    return SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"], max_bytes=engine.MAX_BODY_BYTES)
+
+
 @asynccontextmanager
 async def running_farm(users: set[str] | None = None, slow_s: float = 5.0) -> AsyncIterator[Farm]:
-    """Start the farm on a free port of 127.0.0.1; stop it afterwards."""
+    """Start the farm on a free port of 127.0.0.1 and let sweeps reach it (only) while it runs."""
     state = Farm("", users or {"alice"}, slow_s)
 
     def page(name: str) -> web.Response:
@@ -143,7 +151,10 @@ async def running_farm(users: set[str] | None = None, slow_s: float = 5.0) -> As
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     state.base = f"http://127.0.0.1:{port}"
+    real_guard = engine.default_guard
+    engine.default_guard = loopback_guard
     try:
         yield state
     finally:
+        engine.default_guard = real_guard
         await runner.cleanup()

@@ -46,3 +46,15 @@ def test_json_format_one_object_per_line():
     logging.getLogger("test.json").info("hello", extra={"command": "help"})
     record = json.loads(stream.getvalue().strip().splitlines()[-1])
     assert record["msg"] == "hello" and record["command"] == "help" and record["level"] == "INFO"
+
+
+def test_credentials_in_urls_are_masked_even_unconfigured():
+    stream = io.StringIO()
+    setup_logging("INFO", "text", [], stream=stream)
+    logging.getLogger("test.urls").warning(
+        "connect failed: postgresql://socmint:pg-Secret-1@db:5432/x, https://tok-abc123@git.example/r, "
+        "https://feeds.example/a?token=qq-77&x=1")
+    out = stream.getvalue()
+    assert "pg-Secret-1" not in out and "tok-abc123" not in out and "qq-77" not in out
+    assert "postgresql://socmint:***@db:5432/x" in out and "https://***@git.example/r" in out
+    assert "?token=***&x=1" in out

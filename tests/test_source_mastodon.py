@@ -12,6 +12,7 @@ from aiohttp import web
 
 from config.sources import MastodonSettings
 from handlers.fetch import FetchError, PoliteFetcher
+from handlers.lookup.ssrf import SsrfGuard
 from handlers.monitor.sources.base import NotSupported
 from handlers.monitor.sources.mastodon import MastodonSource, link_header, split_handle, status_to_post
 from tests.fakes_sources_a import FakeApi, fixture_bytes, fixture_json, json_response, make_fetcher
@@ -24,9 +25,14 @@ def settings(**kw: object) -> MastodonSettings:
     return MastodonSettings(base_url=INSTANCE, instances=[INSTANCE], rate_per_s=1000, **kw)
 
 
+async def public_resolver(host: str, port: int) -> list[str]:
+    """The test instances "resolve" to a public address (the requests themselves go to the fake API)."""
+    return ["93.184.215.20"]
+
+
 def source(api: FakeApi, **kw: object) -> MastodonSource:
     fetcher, _ = make_fetcher(api)
-    return MastodonSource(settings(**kw), fetcher)
+    return MastodonSource(settings(**kw), fetcher, guard=SsrfGuard(public_resolver))
 
 
 def status(i: int) -> dict:

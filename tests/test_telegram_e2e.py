@@ -184,7 +184,7 @@ async def test_photo_and_wide_table_are_sent_as_files(tg: Telegram) -> None:
     assert photo.files["photo"] == ("chart.png", b"\x89PNG fake")
     assert tg.fake.visible(photo) == "a <chart> & caption"
     name, data = document.files["document"]
-    assert name == "wide.csv" and data.startswith(b"name,description\r\nx,yyy")
+    assert name == "wide.csv" and data.startswith("\ufeffname,description\r\nx,yyy".encode())
 
 
 async def test_rate_limit_is_waited_out_and_the_reply_delivered(tg: Telegram) -> None:

@@ -6,13 +6,12 @@ Every untrusted span is markdown-escaped and mention-neutralised; messages are a
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from discord.utils import escape_markdown
 
+from bot.csvfile import csv_bytes
 from bot.render.text import clean, render_table
 from bot.reply import Attachment, Button, CodeBlock, KeyValues, Paragraph, Reply, Span, Style, Table
 
@@ -131,11 +130,7 @@ def split_content(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
 
 
 def _table_csv(table: Table) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
-    return out.getvalue().encode()
+    return csv_bytes(table.headers, table.rows)
 
 
 def render(reply: Reply, tokens: dict[Button, str], upload_limit: int = UPLOAD_LIMIT) -> list[DiscordMessage]:

@@ -10,9 +10,7 @@ reopened in every chunk.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.csvfile import csv_bytes
 from bot.render.text import clean, render_table
 from bot.reply import (
     Attachment,
@@ -179,11 +178,7 @@ def _key_values(part: KeyValues) -> list[Block]:
 
 def table_csv(table: Table) -> bytes:
     """The full table as CSV (UTF-8), for tables too wide to read in a chat."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
-    return out.getvalue().encode("utf-8")
+    return csv_bytes(table.headers, table.rows)
 
 
 def _table(part: Table) -> tuple[list[Block], Attachment | None]:

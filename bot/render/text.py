@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 from bot.reply import Attachment, Buttons, CodeBlock, KeyValues, Paragraph, Reply, Span, Style, Table
-
-# Terminal control sequences in relayed text could rewrite the analyst's screen: drop them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+from bot.untrusted import inert
 
 
 def clean(text: str) -> str:
     """Untrusted text made safe for a terminal: no control characters or bidi overrides."""
-    return _BIDI.sub("", _CONTROL.sub("", text))
+    return inert(text)
 
 
 def _span(span: Span) -> str:

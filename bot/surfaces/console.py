@@ -13,6 +13,7 @@ from bot.render.text import render_text
 from bot.reply import Attachment, Reply
 from bot.router import CONSOLE, Incoming, Router
 from bot.services import Services
+from storage.private import private_dir, write_private
 
 CONSOLE_CHAT = ChatRef(CONSOLE, 0, ChatKind.PRIVATE, "console")
 CONSOLE_USER = UserRef(CONSOLE, 0, "local")
@@ -34,13 +35,13 @@ class ConsoleSink:
         self.attachments_dir = attachments_dir
 
     def _save(self, attachment: Attachment) -> Path:
-        self.attachments_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.attachments_dir)
         path = self.attachments_dir / safe_filename(attachment.filename)
         stem, suffix, n = path.stem, path.suffix, 1
         while path.exists():
             path = path.with_name(f"{stem}-{n}{suffix}")
             n += 1
-        path.write_bytes(attachment.data)
+        write_private(path, attachment.data)
         return path
 
     async def send(self, reply: Reply) -> None:

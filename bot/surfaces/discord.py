@@ -157,7 +157,7 @@ def chat_ref(channel: Any) -> ChatRef:
 
 
 def user_ref(user: discord.abc.User) -> UserRef:
-    return UserRef(NAME, user.id, user.name)
+    return UserRef(NAME, user.id, user.name, user.name)
 
 
 # --------------------------------------------------------------------------- sending

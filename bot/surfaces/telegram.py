@@ -68,6 +68,9 @@ DOWNLOAD_MAX_BYTES = 20 * 1024 * 1024  # Bot API getFile limit
 BOOTSTRAP_RETRIES = 3
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# The `from` of messages whose real sender Telegram hides: anonymous group admins (GroupAnonymousBot)
+# and channels posting in groups (Channel_Bot). Every such message in every group carries the same id.
+ANONYMOUS_SENDERS = frozenset({1087968824, 136817688})
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -85,9 +88,16 @@ def chat_ref(chat: Chat) -> ChatRef:
 
 
 def user_ref(user: User) -> UserRef:
-    """Our reference to a Telegram user (the name is for display only)."""
-    name = user.full_name + (f" (@{user.username})" if user.username else "")
-    return UserRef(PLATFORM, user.id, name[:256])
+    """Our reference to a Telegram user (the name is for display only; the @username is kept apart)."""
+    return UserRef(PLATFORM, user.id, user.full_name[:256], user.username)
+
+
+def sender_ref(message: Message, user: User) -> UserRef:
+    """Who sent a message: anonymous group admins and channels posting in a group are marked anonymous."""
+    ref = user_ref(user)
+    if message.sender_chat is not None or user.id in ANONYMOUS_SENDERS:
+        return UserRef(PLATFORM, user.id, ref.name, None, anonymous=True)
+    return ref
 
 
 def bot_commands(registry: Registry) -> list[BotCommand]:
@@ -296,6 +306,8 @@ class TelegramSurface:
                 port=self.settings.webhook_port,
                 url_path=urlsplit(self.settings.webhook_url).path.lstrip("/"),
                 webhook_url=self.settings.webhook_url,
+                # PTB answers 403 to every update whose X-Telegram-Bot-Api-Secret-Token differs; the settings
+                # refuse webhook mode without a secret (config error, exit 2).
                 secret_token=self.settings.webhook_secret.get_secret_value() if self.settings.webhook_secret else None,
                 allowed_updates=["message", "callback_query"],
                 bootstrap_retries=BOOTSTRAP_RETRIES,
@@ -339,7 +351,8 @@ class TelegramSurface:
             return
         files = [self._incoming_file(message.document)] if message.document else []
         text = message.text or message.caption or ""
-        incoming = Incoming(chat_ref(chat), user_ref(user), text, files, self.bot.username, current_receipt())
+        incoming = Incoming(chat_ref(chat), sender_ref(message, user), text, files, self.bot.username,
+                            current_receipt())
         await self.router.handle(incoming, TelegramSink(self, incoming.chat))
 
     def _incoming_file(self, document: Document) -> IncomingFile:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 
 import stix2
 
+from bot.csvfile import csv_bytes
 from handlers.analysis.ioc_index import Sighting
 from handlers.analysis.iocs import IOCKind
 
@@ -27,28 +26,12 @@ _PATTERN = {
 }
 
 
-def _cell(value: str) -> str:
-    """A CSV cell that spreadsheets will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def to_csv(sightings: Sequence[Sighting]) -> bytes:
     """kind, value, posts, first_seen, last_seen, example_url — one row per indicator."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["kind", "value", "posts", "first_seen", "last_seen", "example_url"])
-    for s in sightings:
-        w.writerow(
-            [
-                s.ioc.kind.value,
-                _cell(s.ioc.value),
-                s.posts,
-                s.first.isoformat() if s.first else "",
-                s.last.isoformat() if s.last else "",
-                _cell(s.example_url or ""),
-            ]
-        )
-    return buf.getvalue().encode()
+    return csv_bytes(
+        ["kind", "value", "posts", "first_seen", "last_seen", "example_url"],
+        ([s.ioc.kind.value, s.ioc.value, s.posts, s.first.isoformat() if s.first else "",
+          s.last.isoformat() if s.last else "", s.example_url or ""] for s in sightings))
 
 
 def _escape(value: str) -> str:

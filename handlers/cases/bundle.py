@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
+from bot.untrusted import inert
 from config.settings import Settings
 from handlers.cases.attribution import attributions
 from handlers.cases.entities import Entity, EntityKind
@@ -42,6 +44,37 @@ class CaseBundle:
     @property
     def chat(self) -> str:
         return f"{self.case.chat_platform}:{self.case.chat_id}"
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def _inert(value: Any) -> Any:
+    """Every string inside `value` (lists, tuples and dicts included, keys too) made inert."""
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_inert(v) for v in value)
+    if isinstance(value, dict):
+        return {_inert(k): _inert(v) for k, v in value.items()}
+    return value
+
+
+def _inert_row(row: Row) -> Row:
+    """A detached copy of a stored row with every text field made inert."""
+    return type(row)(**{name: _inert(getattr(row, name)) for name in type(row).model_fields})
+
+
+def inert_copy(bundle: CaseBundle) -> CaseBundle:
+    """The bundle as exports see it: no control or bidi characters in any text, whatever was collected.
+
+    Exports leave the bot (reports, spreadsheets, Gephi), so this runs at the export boundary for
+    every format: a bidi override cannot disguise an indicator and the GEXF stays well-formed XML.
+    """
+    return replace(
+        bundle, case=_inert_row(bundle.case), entities=[_inert_row(e) for e in bundle.entities],
+        links=[_inert_row(lk) for lk in bundle.links], notes=[_inert_row(n) for n in bundle.notes],
+        events=[_inert_row(ev) for ev in bundle.events], credits=_inert(bundle.credits))
 
 
 def typed(row: CaseEntity) -> Entity:

@@ -15,6 +15,7 @@ from handlers.cases.export_pdf import PdfUnavailable
 from storage import cases as store
 from storage.db import Database
 from storage.models import Case
+from storage.private import write_private
 from storage.types import utcnow
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -85,7 +86,7 @@ def _export(db: Database, settings: Settings, args: argparse.Namespace, out: Tex
         (binary_out or sys.stdout.buffer).write(data)
         return EXIT_OK
     path = Path(args.out or filename(bundle, args.format))
-    path.write_bytes(data)
+    write_private(path, data)
     print(f"wrote {path} ({len(data)} bytes, case {case.id}: {len(bundle.entities)} entities, "
           f"{len(bundle.links)} links)", file=out)
     return EXIT_OK

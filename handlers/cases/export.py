@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from handlers.cases import export_csv, export_gexf, export_html, export_json, export_md, export_pdf, export_stix
-from handlers.cases.bundle import CaseBundle
+from handlers.cases.bundle import CaseBundle, inert_copy
 from handlers.cases.pictures import graph_picture, timeline_picture
 
 
@@ -41,7 +41,9 @@ def filename(bundle: CaseBundle, fmt: str) -> str:
 
 
 async def export(bundle: CaseBundle, fmt: str) -> bytes:
-    """The case in format `fmt` (a key of FORMATS); PdfUnavailable when PDF cannot be made on this machine."""
+    """The case in format `fmt` (a key of FORMATS), its text made inert first (whatever the format);
+    PdfUnavailable when PDF cannot be made on this machine."""
+    bundle = inert_copy(bundle)
     if fmt in _REPORTS:
         graph = await graph_picture(bundle) if bundle.entities else None
         timeline = await timeline_picture(bundle)

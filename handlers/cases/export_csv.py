@@ -1,34 +1,12 @@
-"""The CSV export: a zip of entities.csv, links.csv, posts.csv, notes.csv and events.csv.
-
-Cells that a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`, tab or CR) get a leading `'`.
-"""
+"""The CSV export: a zip of entities.csv, links.csv, posts.csv, notes.csv and events.csv (bot.csvfile cells)."""
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import zipfile
-from collections.abc import Iterable, Sequence
 
+from bot.csvfile import csv_bytes as table
 from handlers.cases.bundle import CaseBundle
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value: object) -> str:
-    """A value as a safe CSV cell."""
-    text = "" if value is None else (json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list))
-                                     else str(value))
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows([cell(v) for v in row] for row in rows)
-    return buf.getvalue().encode("utf-8-sig")  # the BOM makes spreadsheets read UTF-8
 
 
 def tables(bundle: CaseBundle) -> dict[str, bytes]:

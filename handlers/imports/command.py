@@ -14,6 +14,11 @@ commands = CommandSet()
 MAX_CHAT_IMPORT_BYTES = 20 << 20  # the Telegram Bot API will not hand a bot a bigger file anyway
 SHOWN_ERRORS = 15
 PROGRESS_EVERY_S = 3.0
+# Decided (docs/SECURITY.md, "One team, one store"): stored posts, collected or imported, are one corpus
+# that every allowed chat analyses; roles are per person, not per chat, so a per-chat import would be no
+# wall. Say so where it matters, when someone imports.
+SHARED_NOTE = ("Imported posts join the bot's shared store: every allowed chat can analyse them (/profile, "
+               "/network, /watch test...). Import into a separate deployment what some allowed chats may not see.")
 
 
 def report_reply(report: ImportReport, filename: str) -> Reply:
@@ -79,4 +84,7 @@ async def import_cmd(ctx: Context, format: str | None, source: str | None, map: 
     except ImportFailed as exc:
         return Reply.error(f"{attached.filename} could not be imported: {exc}",
                            example="/import --format csv --map id=tweet_id,text=content")
-    return report_reply(report, attached.filename)
+    reply = report_reply(report, attached.filename)
+    if report.imported:
+        reply.para(SHARED_NOTE)
+    return reply

@@ -47,6 +47,9 @@ def read_jsonl(stream: BinaryIO, *, default_source: str, now: datetime) -> Itera
         except ValueError as exc:
             yield RowError(where, f"invalid JSON ({exc.args[0].split(':')[0] if exc.args else exc})")
             continue
+        except RecursionError:
+            yield RowError(where, "JSON nested too deeply to read")
+            continue
         if not isinstance(record, dict):
             yield RowError(where, f"expected a JSON object, got {type(record).__name__}")
             continue

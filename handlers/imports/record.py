@@ -17,6 +17,8 @@ FIELDS = ("id", "text", "source", "author", "author_id", "author_name", "created
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,31}$")
 LANG_RE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 MAX_ID = 256
+MAX_DEPTH = 32  # lists and objects inside a record; deeper ones cannot be stored (or even serialised) safely
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MS_EPOCH_FROM = 100_000_000_000  # a number of "seconds" above this is milliseconds (year 5138 otherwise)
 
 
@@ -42,6 +44,29 @@ class Skipped:
 
     where: str
     reason: str
+
+
+def check_values(record: Mapping[str, Any]) -> None:
+    """RecordError (naming the field) for what no database can store: a lone surrogate, or deep nesting."""
+    stack: list[tuple[Any, int, str]] = [(v, 1, str(k)) for k, v in record.items()]
+    for key in record:
+        if isinstance(key, str) and _SURROGATE.search(key):
+            raise RecordError("record", "a field name is not valid Unicode (a lone surrogate such as \\ud800)")
+    while stack:
+        value, depth, name = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise RecordError(name, "not valid Unicode (a lone surrogate such as \\ud800)")
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_DEPTH:
+            raise RecordError(name, f"nested more than {MAX_DEPTH} levels deep")
+        items = list(value.items()) if isinstance(value, dict) else [(None, v) for v in value]
+        for key, inner in items:
+            if isinstance(key, str) and _SURROGATE.search(key):
+                raise RecordError(name, "a key is not valid Unicode (a lone surrogate such as \\ud800)")
+            stack.append((inner, depth + 1, name))
 
 
 def parse_time(value: Any) -> datetime:
@@ -91,6 +116,7 @@ def _author(rec: Mapping[str, Any]) -> Author:
 
 def record_to_post(rec: Mapping[str, Any], *, default_source: str, now: datetime) -> Post:
     """A record with at least `id` and `text` → Post; RecordError names the first bad field."""
+    check_values(rec)
     ident = _text_field(rec, "id", limit=MAX_ID)
     if ident is None:
         raise RecordError("id", "missing or empty")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from handlers.imports.record import RecordError, RowError, Skipped, parse_time
+from handlers.imports.record import RecordError, RowError, Skipped, check_values, parse_time
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.html_text import plain_text
 
@@ -60,6 +60,7 @@ def message_to_post(message: dict[str, Any], chat: dict[str, Any]) -> Post | Non
     """One exported message → Post; None for service messages and messages with neither text nor media."""
     if message.get("type") != "message":
         return None
+    check_values(message)
     msg_id = message.get("id")
     if not isinstance(msg_id, int):
         raise RecordError("id", "missing or not a number")
@@ -75,6 +76,7 @@ def message_to_post(message: dict[str, Any], chat: dict[str, Any]) -> Post | Non
     sender = message.get("from") or message.get("actor")
     raw = {k: message[k] for k in ("forwarded_from", "edited", "via_bot", "reply_to_peer_id") if message.get(k)}
     raw["chat"] = {k: chat.get(k) for k in ("id", "name", "type")}
+    check_values(raw)
     return Post(
         source="telegram",
         source_id=f"{chat_id}/{msg_id}",
@@ -114,6 +116,8 @@ def read_export(stream: BinaryIO) -> Iterator[Post | RowError | Skipped]:
         export = json.loads(data)
     except ValueError as exc:
         raise ExportError(f"result.json is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ExportError("result.json is nested too deeply to be a Telegram Desktop export") from None
     del data
     for chat in _chats(export):
         label = chat.get("name") or chat.get("id")

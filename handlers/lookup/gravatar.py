@@ -43,7 +43,7 @@ async def profile(env: LookupEnv, address: str) -> dict[str, Any] | None:
             return None
         try:
             return parse(response.json())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
 
     return await env.cached("gravatar", digest, produce)

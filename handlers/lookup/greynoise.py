@@ -18,7 +18,7 @@ async def community(env: LookupEnv, ip: str) -> dict[str, Any] | None:
             return None
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
         if not isinstance(data, dict):
             raise ProviderError("unexpected answer")

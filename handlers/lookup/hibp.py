@@ -27,7 +27,7 @@ async def breaches(env: LookupEnv, address: str) -> list[str]:
             return []
         try:
             return parse(response.json())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
 
     return await env.cached("hibp", address.lower(), produce)

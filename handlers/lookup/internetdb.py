@@ -24,7 +24,7 @@ async def host(env: LookupEnv, ip: str) -> dict[str, list[Any]] | None:
             return None
         try:
             return parse(response.json())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
 
     return await env.cached("internetdb", ip, produce)

@@ -111,7 +111,7 @@ class LookupEnv:
         response = await self.get(name, url, **kwargs)
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
 
     async def cached(self, name: str, key: str, produce: Callable[[], Awaitable[Any]], ttl_s: int | None = None) -> Any:

@@ -23,7 +23,7 @@ async def fetch(env: LookupEnv, kind: str, query: str) -> dict[str, Any] | None:
             continue
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             raise ProviderError("answered with something that is not JSON") from None
         if not isinstance(data, dict):
             raise ProviderError("unexpected answer")

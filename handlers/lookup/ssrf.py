@@ -239,16 +239,19 @@ class SsrfGuard:
         follow_redirects: bool = True,
         key: str | None = None,
         rate_per_s: float | None = None,
+        content: str | bytes | None = None,
     ) -> GuardedResponse:
         """Fetch `url`, following redirects hop by hop through the guard.
 
         With a PoliteFetcher each hop is paced under `key` (the hop's host by default) at
-        `rate_per_s`. Raises Blocked for refused hops and FetchError (key "url" unless given)
-        for network failures or the overall time cap.
+        `rate_per_s`. `content` is the request body (kept across 307/308, dropped when a redirect
+        turns the request into a GET). Raises Blocked for refused hops and FetchError (key "url"
+        unless given) for network failures or the overall time cap.
         """
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._chain(via, url, method, headers or {}, follow_redirects, key, rate_per_s)
+                return await self._chain(via, url, method, headers or {}, follow_redirects, key, rate_per_s,
+                                         content)
         except TimeoutError:
             raise FetchError(key or "url", f"gave up after {self.timeout_s:.0f}s") from None
 
@@ -261,6 +264,7 @@ class SsrfGuard:
         follow: bool,
         key: str | None,
         rate_per_s: float | None,
+        content: str | bytes | None = None,
     ) -> GuardedResponse:
         hops: list[Hop] = []
         while True:
@@ -269,7 +273,7 @@ class SsrfGuard:
             except Blocked as exc:
                 exc.hops = hops
                 raise
-            response, body, truncated = await self._send(via, target, method, headers, key, rate_per_s)
+            response, body, truncated = await self._send(via, target, method, headers, key, rate_per_s, content)
             location = response.headers.get("location") if response.status_code in REDIRECT_STATUSES else None
             next_url = urljoin(url, location) if location else None
             hops.append(Hop(url, target.ip, response.status_code, next_url))
@@ -279,7 +283,7 @@ class SsrfGuard:
                 return GuardedResponse(url, response.status_code, response.headers, body, truncated, hops,
                                        stopped=f"stopped after {self.max_hops} redirects")
             if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
-                method = "GET"
+                method, content = "GET", None
             url = next_url
 
     async def _send(
@@ -290,6 +294,7 @@ class SsrfGuard:
         headers: dict[str, str],
         key: str | None,
         rate_per_s: float | None,
+        content: str | bytes | None = None,
     ) -> tuple[httpx.Response, bytes, bool]:
         client = via.client if isinstance(via, PoliteFetcher) else via
         if isinstance(via, PoliteFetcher):
@@ -298,6 +303,7 @@ class SsrfGuard:
             method,
             target.pinned_url,
             headers={**headers, "Host": target.host_header, "Connection": "close"},
+            content=content,
             extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
         )
         try:

@@ -33,7 +33,7 @@ async def _query(env: LookupEnv, cdx: str, params: dict[str, str]) -> Any:
         raise ProviderError("the archive does not serve this site (HTTP 403)")
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
         raise ProviderError("answered with something that is not JSON") from None
 
 

@@ -11,7 +11,6 @@ the outbox (a `digest` row naming the period), so a crash or a chat outage does 
 from __future__ import annotations
 
 import asyncio
-import csv
 import io
 import logging
 import re
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session
 
+from bot.csvfile import csv_bytes
 from bot.reply import Reply, bold, code, link
 from handlers.analysis.watch_signals import Signal, detect
 from storage import watches
@@ -204,17 +204,12 @@ def digest_reply(data: DigestData, tz: str, title: str, chart: bytes | None) -> 
 
 def matches_csv(data: DigestData) -> bytes:
     """Every match of the period as CSV (UTF-8 with BOM so spreadsheets read it)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["matched_at", "watch", "query", "source", "author", "posted_at", "url", "text"])
     queries = data.queries
-    for match, post in data.rows:
-        writer.writerow([
-            match.created_at.isoformat(), match.watch_id, queries.get(match.watch_id, ""), post.source,
-            post.author_handle or "", post.created_at.isoformat(), post.url or "",
-            _short(" ".join(((post.title or "") + " " + post.text).split()), 1000),
-        ])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_bytes(
+        ["matched_at", "watch", "query", "source", "author", "posted_at", "url", "text"],
+        ([match.created_at.isoformat(), match.watch_id, queries.get(match.watch_id, ""), post.source,
+          post.author_handle or "", post.created_at.isoformat(), post.url or "",
+          _short(" ".join(((post.title or "") + " " + post.text).split()), 1000)] for match, post in data.rows))
 
 
 def hourly_series(data: DigestData) -> tuple[list[datetime], dict[int, list[int]]]:

@@ -44,7 +44,8 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     platform_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    name: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, max_length=256)  # display only
+    username: str | None = Field(default=None, max_length=64, index=True)  # the platform handle, without @
     role: int = Field(default=int(Role.VIEWER))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

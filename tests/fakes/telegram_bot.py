@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.command import CommandSet
 from bot.surfaces.telegram import TelegramSurface
@@ -23,11 +24,15 @@ class Telegram:
 
 
 @contextlib.asynccontextmanager
-async def telegram_bot(tmp_path: Path, sets: Iterable[CommandSet], owner: int) -> AsyncIterator[Telegram]:
-    """Serve `sets` on Telegram with `owner` configured as an owner (their DM needs no /allow)."""
+async def telegram_bot(tmp_path: Path, sets: Iterable[CommandSet], owner: int, **settings: Any
+                       ) -> AsyncIterator[Telegram]:
+    """Serve `sets` on Telegram with `owner` configured as an owner (their DM needs no /allow).
+
+    `settings` go to the harness; a `telegram` entry adds to the fake's token and API root.
+    """
     async with FakeBotAPI() as fake:
-        harness = BotHarness(tmp_path, sets=list(sets), admins=[f"telegram:{owner}"],
-                             telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5})
+        telegram = {"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5, **settings.pop("telegram", {})}
+        harness = BotHarness(tmp_path, sets=list(sets), admins=[f"telegram:{owner}"], telegram=telegram, **settings)
         await harness.start()
         surface = TelegramSurface(harness.services, harness.app.router)
         await surface.start()

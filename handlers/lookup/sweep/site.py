@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
+
+import re2
 
 PLACEHOLDER = "{account}"
 NSFW = "xx NSFW xx"
@@ -18,6 +21,23 @@ _FORBIDDEN_HEADERS = frozenset({"user-agent", "host", "content-length"})
 SUCCESS = frozenset(range(200, 300))
 # Every non-2xx answer a site can mean "no such user" with; 429 and 5xx are faults, never an answer.
 FAILURE = frozenset(range(300, 500)) - {429}
+MAX_PATTERN = 1000  # a site list's username pattern (regexCheck) longer than this is ignored
+_PATTERN_MEMORY = 1 << 20
+
+
+@functools.lru_cache(maxsize=4096)
+def username_rule(pattern: str) -> re2._Regexp | None:
+    """A site list's username pattern compiled with RE2 (linear time: a hostile `^(a+)+$` cannot stall the
+    event loop); None when it is too long or not valid RE2 (then the site is asked whatever the name)."""
+    if len(pattern) > MAX_PATTERN:
+        return None
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = _PATTERN_MEMORY
+    try:
+        return re2.compile(pattern, options)
+    except re2.error:
+        return None
 
 
 def normalise_username(raw: str) -> str:
@@ -129,13 +149,9 @@ class Site:
         name = username.translate({ord(c): None for c in self.strip_chars})
         if not name:
             raise NotApplicable("the username is empty once this site's forbidden characters are removed")
-        if self.username_pattern:
-            try:
-                ok = re.search(self.username_pattern, name) is not None
-            except re.error:
-                ok = True  # a broken pattern in a list is the list's problem, not a verdict on the name
-            if not ok:
-                raise NotApplicable("this site does not accept usernames of this form")
+        rule = username_rule(self.username_pattern) if self.username_pattern else None
+        if rule is not None and rule.search(name) is None:  # a broken pattern is the list's problem, not the name's
+            raise NotApplicable("this site does not accept usernames of this form")
         url = _fill_url(self.check_url, name)
         profile = _fill_url(self.profile_url, name)
         headers = {k: v for k, v in self.headers if k.lower() not in _FORBIDDEN_HEADERS}

@@ -16,6 +16,7 @@ from handlers.lookup.sweep.maigret import is_maigret, parse_maigret
 from handlers.lookup.sweep.sherlock import is_sherlock, parse_sherlock
 from handlers.lookup.sweep.site import NSFW, FormatError, Site
 from handlers.lookup.sweep.wmn import is_wmn, parse_wmn
+from storage.private import PRIVATE_DIR, write_private
 
 BUILTIN_PATH = Path(__file__).with_name("builtin_sites.json")
 WMN_CREDIT = "WhatsMyName (github.com/WebBreacher/WhatsMyName), CC BY-SA 4.0"
@@ -94,9 +95,9 @@ async def update_wmn(settings: Settings, client: httpx.AsyncClient) -> SiteList:
         raise FormatError("the downloaded list is not in the WhatsMyName format")
     sites = parse_wmn(data)
     path = wmn_cache_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(response.content)
+    write_private(tmp, response.content)
     os.replace(tmp, path)
     return SiteList(sites, f"WhatsMyName ({path})", _credit(data))
 

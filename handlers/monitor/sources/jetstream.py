@@ -96,7 +96,7 @@ class Jetstream:
             if not isinstance(event, dict):
                 raise ValueError("frame is not a JSON object")
             time_us = int(event["time_us"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             self.stats.malformed += 1
             log.warning("malformed frame skipped", extra={"source": "bluesky.jetstream", "error": str(exc)[:200]})
             return None

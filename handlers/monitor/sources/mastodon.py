@@ -15,6 +15,7 @@ import httpx
 
 from config.sources import MastodonSettings
 from handlers.fetch import FetchError, PoliteFetcher
+from handlers.lookup.ssrf import Blocked, SsrfGuard
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Profile, Source
 from handlers.monitor.sources.html_text import html_text
@@ -27,6 +28,7 @@ MAX_PAGES = 5  # pages followed per timeline per poll when catching up
 HASHTAG_RE = re.compile(r"^\w+$", re.UNICODE)
 LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?([a-z ]+)"?')
 STREAM_BACKOFF_MAX_S = 120.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def host_of(url: str) -> str:
@@ -36,6 +38,17 @@ def host_of(url: str) -> str:
 def full_acct(acct: str, instance: str) -> str:
     """`user@host` for any account: local accounts get the instance's host."""
     return acct if "@" in acct else f"{acct}@{host_of(instance)}"
+
+
+def same_origin(url: str, instance: str) -> bool:
+    """Whether `url` is on `instance`'s origin (scheme, host and port), with no credentials in it."""
+    try:
+        a, b = urlsplit(url), urlsplit(instance)
+        ports = (a.port or DEFAULT_PORTS.get(a.scheme), b.port or DEFAULT_PORTS.get(b.scheme))
+    except ValueError:
+        return False
+    return (a.scheme.lower() == b.scheme.lower() and (a.hostname or "") == (b.hostname or "") and ports[0] == ports[1]
+            and a.username is None and a.password is None)
 
 
 def link_header(value: str | None) -> dict[str, str]:
@@ -126,9 +139,10 @@ class MastodonSource(Source):
     name: ClassVar[str] = "mastodon"
     title: ClassVar[str] = "Mastodon"
 
-    def __init__(self, settings: MastodonSettings, fetcher: PoliteFetcher) -> None:
+    def __init__(self, settings: MastodonSettings, fetcher: PoliteFetcher, guard: SsrfGuard | None = None) -> None:
         self.settings = settings
         self.fetcher = fetcher
+        self.guard = guard or SsrfGuard()  # paging links come from the instance's answers: checked before use
         self.instances = [i.rstrip("/") for i in (settings.instances or [settings.base_url])]
         self.sleep = asyncio.sleep  # the stream's reconnect wait; tests replace it
         fetcher.configure(self.name, settings.rate_per_s)
@@ -138,12 +152,14 @@ class MastodonSource(Source):
         self.fetcher.breaker(self.name).failure(reason)
         return FetchError(self.name, reason)
 
-    def _headers(self) -> dict[str, str]:
-        token = self.settings.token.get_secret_value() if self.settings.token else None
+    def _headers(self, instance: str) -> dict[str, str]:
+        """The Authorization of `instance` only: a token is never sent to another instance."""
+        token = self.settings.token_for(instance)
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def _get(self, url: str, what: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
-        response = await self.fetcher.get(url, key=self.name, params=params, headers=self._headers())
+    async def _get(self, url: str, instance: str, what: str, params: dict[str, Any] | None = None
+                   ) -> tuple[Any, httpx.Response]:
+        response = await self.fetcher.get(url, key=self.name, params=params, headers=self._headers(instance))
         check_status(self.fetcher, self.name, response, what)
         return json_body(self.fetcher, self.name, response), response
 
@@ -159,7 +175,7 @@ class MastodonSource(Source):
         next_url: str | None = url
         for _ in range(MAX_PAGES if min_id else 1):
             assert next_url is not None
-            data, response = await self._get(next_url, "timeline", params)
+            data, response = await self._get(next_url, instance, "timeline", params)
             if not isinstance(data, list):
                 raise self._malformed("timeline answered without a status list")
             posts += parse_each(self.name, data, lambda s: status_to_post(s, instance))
@@ -167,10 +183,27 @@ class MastodonSource(Source):
             if ids:
                 newest = str(max(ids + ([int(newest)] if newest and newest.isdigit() else [])))
             prev = link_header(response.headers.get("link")).get("prev")
-            if len(data) < PAGE_LIMIT or not prev:
+            if len(data) < PAGE_LIMIT or not prev or not await self._follows(prev, instance):
                 break
             next_url, params = prev, None  # the link carries its own query (an empty dict would erase it)
         return posts, newest
+
+    async def _follows(self, link: str, instance: str) -> bool:
+        """Whether a paging link may be fetched: on the instance's own origin, and through the SSRF guard.
+
+        A link elsewhere (say http://127.0.0.1/) would carry the instance's token there; paging stops
+        instead, and the next poll carries on from the newest post seen.
+        """
+        try:
+            if not same_origin(link, instance):
+                raise Blocked(link, f"not on {instance}")
+            await self.guard.check(link)
+        except Blocked as exc:
+            self.fetcher.breaker(self.name).failure("paging link refused")
+            log.warning("paging link refused", extra={"source": self.name, "instance": instance,
+                                                      "reason": exc.reason[:200]})
+            return False
+        return True
 
     async def search(self, terms: Sequence[str], cursor: str | None) -> Page:
         """Posts under each term's hashtag on every instance; the cursor keeps a `min_id` per instance and tag."""
@@ -203,7 +236,8 @@ class MastodonSource(Source):
         errors: list[FetchError] = []
         for instance in self.instances:
             try:
-                data, _ = await self._get(f"{instance}/api/v1/accounts/lookup", "account lookup", {"acct": acct})
+                data, _ = await self._get(f"{instance}/api/v1/accounts/lookup", instance, "account lookup",
+                                          {"acct": acct})
             except FetchError as exc:
                 errors.append(exc)
                 continue
@@ -247,10 +281,11 @@ class MastodonSource(Source):
         )
 
     def stream(self, cursor: str | None) -> AsyncIterator[tuple[Post, str]]:
-        """The first instance's public timeline as it happens (Server-Sent Events); needs a token."""
-        if not self.settings.token:
+        """The first instance's public timeline as it happens (Server-Sent Events); needs its token."""
+        if not self.settings.token_for(self.instances[0]):
             raise NotSupported(
-                "Mastodon streaming needs an access token since Mastodon 4.2 (set sources.mastodon.token); "
+                "Mastodon streaming needs an access token since Mastodon 4.2 (set sources.mastodon.token, or "
+                "tokens for several instances); "
                 "hashtags and accounts are polled instead"
             )
         return self._stream()
@@ -263,7 +298,7 @@ class MastodonSource(Source):
         while True:
             try:
                 async with self.fetcher.client.stream(
-                    "GET", url, headers={**self._headers(), "Accept": "text/event-stream"},
+                    "GET", url, headers={**self._headers(instance), "Accept": "text/event-stream"},
                     timeout=httpx.Timeout(30.0, read=None),
                 ) as response:
                     if response.status_code != 200:
@@ -289,7 +324,7 @@ class MastodonSource(Source):
             return None
         try:
             return status_to_post(json.loads(data), instance)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             log.warning("malformed item skipped", extra={"source": self.name, "error": f"{type(exc).__name__}: {exc}"})
             return None
 

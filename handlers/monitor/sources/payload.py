@@ -22,7 +22,7 @@ def json_body(fetcher: PoliteFetcher, key: str, response: httpx.Response, shape:
     against the source's health."""
     try:
         body = json.loads(response.content)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser can follow
         fetcher.breaker(key).failure("malformed JSON")
         log.warning("malformed payload", extra={"source": key, "url": str(response.url), "error": str(exc)[:200]})
         raise FetchError(key, "the response was not valid JSON (truncated or malformed)") from None

@@ -180,7 +180,13 @@ class RssSource(Source):
         status, headers, body = await self._fetch(url, cursor)
         if status == 304:
             return [], cursor, None
-        parsed = await asyncio.to_thread(feedparser.parse, body)
+        try:
+            parsed = await asyncio.to_thread(feedparser.parse, body)
+        except Exception as exc:  # feedparser raises on some hostile input (a &#55296; char ref): one feed's problem
+            self.fetcher.breaker(self.name).failure("unparseable feed")
+            log.warning("feed parser failed", extra={"source": self.name, "url": url,
+                                                     "error": f"{type(exc).__name__}: {exc}"[:200]})
+            raise FetchError(self.name, f"the feed could not be parsed ({type(exc).__name__})") from None
         if not parsed.entries and (parsed.bozo or not parsed.get("version")):  # not a feed at all
             self.fetcher.breaker(self.name).failure("malformed feed")
             log.warning("malformed payload", extra={"source": self.name, "url": url,
@@ -217,6 +223,10 @@ class RssSource(Source):
                 posts, feed_cursor, _ = await self._poll(url, FeedCursor.load(state.get(url)))
             except (FetchError, BreakerOpen) as exc:  # one broken feed does not stop the others
                 errors.append(exc if isinstance(exc, FetchError) else FetchError(self.name, str(exc)))
+                continue
+            except Exception as exc:  # nor does a bug its content triggers: the other feeds are still searched
+                log.exception("feed failed", extra={"source": self.name, "url": url})
+                errors.append(FetchError(self.name, f"{url}: {type(exc).__name__}"))
                 continue
             state[url] = feed_cursor.dump()
             found += [p for p in posts if any(n in p.full_text.casefold() for n in needles)]
