@@ -66,14 +66,15 @@ class Monitor:
     # the public entry point ------------------------------------------------------------------
     async def ingest(
         self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
-        only_matching: bool = False,
+        only_matching: bool = False, sample: float = 0.0,
     ) -> IngestResult:
         """Store, de-duplicate and match posts; queue alerts (unless `alert` is false) and wake delivery.
 
         `cursor` is saved in the same transaction as the last batch; `only_matching` drops posts no
-        watch matches (for firehoses). Imports of old data pass `alert=False`.
+        watch matches but a `sample` share of them (for firehoses). Imports of old data pass `alert=False`.
         """
-        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching)
+        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching,
+                                            sample=sample)
         if result.alerts:
             self.outbox.wake()
         return result
@@ -100,15 +101,15 @@ class Monitor:
         return (watch.id, query, frozenset(watch.sources) or None)
 
     async def watch_changed(self, watch: Watch) -> None:
-        """A watch was added, paused, resumed or edited: match with it at once and re-plan polling."""
+        """A watch was added, paused, resumed or edited: match with it at once and re-plan its polling."""
         self.compile(watch)
         if self.running:
-            await self.polls.rebuild()
+            self.polls.watch_changed(watch)
 
     async def watch_removed(self, watch_id: int) -> None:
         self.matcher.remove(watch_id)
         if self.running:
-            await self.polls.rebuild()
+            self.polls.watch_removed(watch_id)
 
     # /status ---------------------------------------------------------------------------------
     async def status(self, services: Services) -> StatusSection:
