@@ -29,9 +29,10 @@ _TRICKY = (
     "勒索軟件\uf900ｶﾞ\u0627\u064e\u0644\u0915\u093f\u0928\u094d\u0926\u0940\U0001f600\U0001f1fa\U00020001"
     "\u00a0\u2028\u200d\u0f73\u0cca\u0cd5"
 )
-_ASCII = "abcXYZ019_ #&:/.@-[]%"
+_ASCII = "abcXYZ019_ #&:/.@-[]%+"
 texts = st.lists(
-    st.one_of(st.sampled_from(_TRICKY), st.sampled_from(_ASCII), st.sampled_from(["http", "https://"]),
+    st.one_of(st.sampled_from(_TRICKY), st.sampled_from(_ASCII),
+              st.sampled_from(["http", "https://", "C#", "++", ".NET", "/#", "\n"]),
               st.characters(codec="utf-8")),
     max_size=40,
 ).map("".join)
@@ -104,6 +105,11 @@ def test_every_character_folds_by_table_as_unicodedata_folds_it() -> None:
         ("#LockBit ##x a#b &#39; #", " lockbit x a b 39 ", ("lockbit", "x"), ()),
         ("see HTTPS://Example.COM:443/x and xhttp://no.example", None, (), ("example.com:443",)),
         ("http://a.http://b (https://[::1]:80/)", None, (), ("a.http:", "[::1]:80")),
+        # a URL's fragment is no hashtag, with or without a scheme before it; a tag after the URL is one
+        ("https://x.example/page#section x.example/#a ftp://h/x/#b\t#real", None, ("real",), ("x.example",)),
+        # terms written with symbols keep them; versions, decimals and ellipses do not
+        ("C# or F#, C++ and .NET (.onion)", " c# or f# c++ and .net .onion ", (), ()),
+        ("LockBit 3.0, .5 ...net a++b c#d", " lockbit 3 0 5 net a b c d ", (), ()),
     ],
 )
 def test_scan_examples(text: str, tokens: str | None, tags: tuple[str, ...], hosts: tuple[str, ...]) -> None:

@@ -6,6 +6,7 @@ engine in `services.extras["monitor"]`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -44,12 +45,13 @@ class Monitor:
         self.outbox.builders["digest"] = self.digests.build_from_payload
         self.signals = SignalAlerts(services, self.outbox)
         self.running = False
+        self._rebuilding: asyncio.Task[None] | None = None
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
         """Compile every active watch; with `background`, start delivery, polling, digest and signal jobs."""
         active = await self.services.db.run(watches.active)
-        self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
+        await asyncio.to_thread(self.load, active)
         if background:
             self.running = True
             self.outbox.start()
@@ -59,6 +61,8 @@ class Monitor:
 
     async def stop(self) -> None:
         self.running = False
+        if self._rebuilding is not None:
+            await self._rebuilding
         self.signals.stop()
         await self.polls.stop()
         await self.outbox.stop()
@@ -80,6 +84,10 @@ class Monitor:
         return result
 
     # watch changes ---------------------------------------------------------------------------
+    def load(self, active: Iterable[Watch]) -> None:
+        """Parse and compile many watches with one rebuild (CPU work: run it in a worker thread)."""
+        self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
+
     def compile(self, watch: Watch) -> None:
         """Put an active watch into the matcher (or replace it); others are taken out."""
         compiled = self._compiled(watch)
@@ -87,6 +95,13 @@ class Monitor:
             self.matcher.remove(watch.id or 0)
         else:
             self.matcher.add(*compiled)
+        self._rebuild_if_due()
+
+    def _rebuild_if_due(self) -> None:
+        """After many changes, choose the matcher's anchors afresh in a worker thread (matching goes on)."""
+        if not self.matcher.needs_rebuild or (self._rebuilding is not None and not self._rebuilding.done()):
+            return
+        self._rebuilding = asyncio.get_running_loop().create_task(asyncio.to_thread(self.matcher.rebuild))
 
     def _compiled(self, watch: Watch) -> tuple[int, Query, frozenset[str] | None] | None:
         """What the matcher needs for an active watch; None when paused or its query no longer parses."""
@@ -108,6 +123,7 @@ class Monitor:
 
     async def watch_removed(self, watch_id: int) -> None:
         self.matcher.remove(watch_id)
+        self._rebuild_if_due()
         if self.running:
             self.polls.watch_removed(watch_id)
 

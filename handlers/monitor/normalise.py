@@ -10,7 +10,16 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from handlers.monitor.scan import TABLE_END, TRANSLATE, UNSPACED_CLASS, fold, scan, word_prefix
+from handlers.monitor.scan import (
+    TABLE_END,
+    TRANSLATE,
+    UNSPACED_CLASS,
+    fold,
+    padded_tokens,
+    scan,
+    symbol_spans,
+    word_prefix,
+)
 
 if TYPE_CHECKING:
     from handlers.monitor.post import Post
@@ -29,7 +38,8 @@ _LANG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*$")
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`; characters of unspaced scripts are one token each."""
-    return fold(text).translate(TRANSLATE).split()
+    folded = fold(text)
+    return padded_tokens(folded).split() if symbol_spans(folded) else folded.translate(TRANSLATE).split()
 
 
 def is_word(text: str) -> bool:
@@ -39,8 +49,21 @@ def is_word(text: str) -> bool:
 
 def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """The tokens of already folded text with their (start, end), split exactly as `tokens` splits."""
+    joined = symbol_spans(folded)
     start = -1
+    skip_to = 0
     for i, ch in enumerate(folded):
+        if i < skip_to:
+            continue
+        end = joined.get(i)
+        if end is not None:  # a symbol joining a token: `.` starts one, `#` or `++` ends one
+            skip_to = end
+            if ch == ".":
+                start = i
+                continue
+            yield folded[start:end], start, end
+            start = -1
+            continue
         kind = TRANSLATE[ord(ch)] if ord(ch) < TABLE_END else 0
         if isinstance(kind, int):  # a word character
             if start < 0:

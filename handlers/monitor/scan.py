@@ -2,7 +2,11 @@
 
 Words are runs of letters, digits, `_` and combining marks in any script; each character of a script written
 without spaces (CJK, kana, Hangul, Thai, Lao, Myanmar, Khmer) is a word of its own. Text is folded first
-(NFKC + casefold), so `ＬｏｃｋＢｉｔ`, `LOCKBIT` and `lockbit` are one word.
+(NFKC + casefold), so `ＬｏｃｋＢｉｔ`, `LOCKBIT` and `lockbit` are one word. Terms written with symbols keep
+them: a `#` or `++` right after a word that no word character follows joins it (`C#`, `F#`, `C++`), and a `.`
+starting a word that does not start with a digit joins it (`.NET`, `.onion`; not `3.0` or ` .5`).
+A hashtag is a `#` after a separator other than `&` and `/`, outside URLs (`https://x.example/page#section`
+has no hashtag).
 
 The pass runs in C (`_scan.c`) when that was compiled at install, and in Python otherwise, with the same
 results, except that only C gives the token hashes the matcher's token filter needs. In C, characters
@@ -22,7 +26,10 @@ try:
 except ImportError:  # not compiled (no C compiler at install): the Python scan below gives the same result
     _scan = None
 
-__all__ = ["NATIVE", "Scan", "fold", "is_separator", "scan", "scan_folded", "scan_python", "word_prefix"]
+__all__ = [
+    "NATIVE", "Scan", "fold", "is_separator", "padded_tokens", "scan", "scan_folded", "scan_python", "symbol_spans",
+    "word_prefix",
+]
 
 NATIVE = _scan is not None
 
@@ -85,16 +92,64 @@ def scan_python(folded: str) -> Scan:
     """`scan` of folded text (or ASCII text as given) in Python, without token hashes: the reference for
     the C version, and the fallback when that is not compiled."""
     lowered = folded.lower() if folded.isascii() else folded
-    text = " " + " ".join(lowered.translate(TRANSLATE).split()) + " "
-    return text, _hashtags(lowered), _url_hosts(folded), b""
+    return padded_tokens(lowered), _hashtags(lowered), _url_hosts(folded), b""
+
+
+def padded_tokens(folded: str) -> str:
+    """The tokens of folded text as " tok tok " (two spaces when there is none)."""
+    joined = symbol_spans(folded)
+    if not joined:
+        return " " + " ".join(folded.translate(TRANSLATE).split()) + " "
+    pieces = []
+    last = 0
+    for start, end in joined.items():
+        pieces.append(folded[last:start].translate(TRANSLATE))
+        pieces.append(folded[start:end])
+        if folded[start] != ".":  # a suffix ends its token
+            pieces.append(" ")
+        last = end
+    pieces.append(folded[last:].translate(TRANSLATE))
+    return " " + " ".join("".join(pieces).split()) + " "
+
+
+_SYMBOLS = re.compile(r"[.#]|\+\+")
+
+
+def _is_word_char(ch: str) -> bool:
+    cp = ord(ch)
+    return cp >= TABLE_END or TRANSLATE[cp] == cp
+
+
+def symbol_spans(text: str) -> dict[int, int]:
+    """start → end of the symbols that join a token (`#` and `++` after a word, `.` before one), in order."""
+    if "." not in text and "#" not in text and "++" not in text:
+        return {}
+    spans = {}
+    for found in _SYMBOLS.finditer(text):
+        at, end = found.span()
+        if text[at] == ".":
+            after = text[at + 1 : at + 2]
+            if (after and _is_word_char(after) and after not in "0123456789"
+                    and (at == 0 or (text[at - 1] != "." and is_separator(text[at - 1])))):
+                spans[at] = end
+        elif at > 0 and _is_word_char(text[at - 1]) and (end == len(text) or not _is_word_char(text[end])):
+            spans[at] = end
+    return spans
+
+
+_URL_RUN = re.compile(r"://\S*")
 
 
 def _hashtags(text: str) -> tuple[str, ...]:
-    """The words right after a `#` that follows no word character and no `&` (`&#39;` is not a hashtag)."""
+    """The words right after a `#` that follows no word character, no `&` (`&#39;` is no hashtag) and no `/`,
+    outside URLs (a URL's `#fragment` is no hashtag)."""
     tags = []
+    urls = [m.span() for m in _URL_RUN.finditer(text)] if "://" in text else []
     at = text.find("#")
     while at >= 0:
-        if at == 0 or (text[at - 1] != "&" and is_separator(text[at - 1])):
+        if (at == 0 or (text[at - 1] not in "&/" and is_separator(text[at - 1]))) and not any(
+            start < at < end for start, end in urls
+        ):
             tag = word_prefix(text[at + 1 :])
             if tag:
                 tags.append(tag)
