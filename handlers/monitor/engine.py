@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.reply import Inline
 from handlers.monitor.digest import DigestScheduler
+from handlers.monitor.heap import LongLivedHeap
 from handlers.monitor.matcher import Matcher
 from handlers.monitor.outbox import OutboxWorker
 from handlers.monitor.pipeline import CursorUpdate, IngestResult, Pipeline
@@ -46,6 +47,7 @@ class Monitor:
         self.signals = SignalAlerts(services, self.outbox)
         self.running = False
         self._rebuilding: asyncio.Task[None] | None = None
+        self.heap = LongLivedHeap()
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
@@ -55,9 +57,10 @@ class Monitor:
         if background:
             self.running = True
             self.outbox.start()
-            await self.polls.rebuild()
+            await self.polls.rebuild(active)
             await self.digests.rebuild()
             self.signals.start()
+            self.heap.settle()
 
     async def stop(self) -> None:
         self.running = False
@@ -88,17 +91,19 @@ class Monitor:
         """Parse and compile many watches with one rebuild (CPU work: run it in a worker thread)."""
         self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
 
-    def compile(self, watch: Watch) -> None:
-        """Put an active watch into the matcher (or replace it); others are taken out."""
+    def compile(self, watch: Watch) -> Query | None:
+        """Put an active watch into the matcher (or replace it); others are taken out. Its query, if active."""
         compiled = self._compiled(watch)
         if compiled is None:
             self.matcher.remove(watch.id or 0)
         else:
             self.matcher.add(*compiled)
         self._rebuild_if_due()
+        return None if compiled is None else compiled[1]
 
     def _rebuild_if_due(self) -> None:
         """After many changes, choose the matcher's anchors afresh in a worker thread (matching goes on)."""
+        self.heap.changed()
         if not self.matcher.needs_rebuild or (self._rebuilding is not None and not self._rebuilding.done()):
             return
         self._rebuilding = asyncio.get_running_loop().create_task(asyncio.to_thread(self.matcher.rebuild))
@@ -117,9 +122,9 @@ class Monitor:
 
     async def watch_changed(self, watch: Watch) -> None:
         """A watch was added, paused, resumed or edited: match with it at once and re-plan its polling."""
-        self.compile(watch)
+        query = self.compile(watch)
         if self.running:
-            self.polls.watch_changed(watch)
+            self.polls.watch_changed(watch, query)
 
     async def watch_removed(self, watch_id: int) -> None:
         self.matcher.remove(watch_id)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.monitor.pipeline import CursorUpdate, IngestResult, load_cursor
-from handlers.monitor.query import QueryError, TermKind, parse_query
+from handlers.monitor.query import Query, QueryError, TermKind, parse_query
 from handlers.monitor.sources.base import NeedsKey, NotSupported, Page, Source
 from handlers.monitor.stream import CURSOR_KEY, Ingests, StreamConsumer
 from storage import watches
@@ -60,16 +60,18 @@ def registry_sources(services: Services) -> Callable[[], dict[str, Source]]:
 
 
 def plan_watch(
-    watch: Watch, sources: dict[str, Source], interval_for: Callable[[str], float], min_poll_s: float
+    watch: Watch, sources: dict[str, Source], interval_for: Callable[[str], float], min_poll_s: float,
+    query: Query | None = None,
 ) -> dict[str, WatchPlan]:
     """Per source, what to poll there for one watch (none when it is not active or its query does not parse;
-    sources without a key are left out)."""
+    sources without a key are left out). `query` is the watch's query when already parsed."""
     if watch.state != WatchState.ACTIVE:
         return {}
-    try:
-        query = parse_query(watch.query)
-    except QueryError:
-        return {}
+    if query is None:
+        try:
+            query = parse_query(watch.query)
+        except QueryError:
+            return {}
     named = set(watch.sources)
     in_query = {t.value for t in query.positive if t.kind is TermKind.SOURCE}
     if in_query:
@@ -138,9 +140,11 @@ class PollScheduler:
         return float(getattr(getattr(self.services.settings.sources, name, None), "firehose_sample", 0.0))
 
     # jobs --------------------------------------------------------------------------------------
-    async def rebuild(self) -> None:
-        """Plan every active watch afresh (queries parsed in a worker thread) and bring the jobs in line."""
-        active = await self.services.db.run(watches.active)
+    async def rebuild(self, active: Sequence[Watch] | None = None) -> None:
+        """Plan every active watch (read afresh unless given; queries parsed in a worker thread) and bring the
+        jobs in line."""
+        if active is None:
+            active = await self.services.db.run(watches.active)
         sources = self.sources
         plans = await asyncio.to_thread(plan_polls, active, sources, self._interval_for, self.settings.min_poll_s)
         affected = set(self._plans) | set(plans)
@@ -148,10 +152,11 @@ class PollScheduler:
         self._interval_counts = {name: Counter(p.interval_s for p in plan) for name, plan in plans.items()}
         self._sync(affected)
 
-    def watch_changed(self, watch: Watch) -> None:
+    def watch_changed(self, watch: Watch, query: Query | None = None) -> None:
         """Re-plan one watch (added, paused, resumed or edited): the cost of one query, whatever the number."""
         affected = self._drop(watch.id or 0)
-        for name, plan in plan_watch(watch, self.sources, self._interval_for, self.settings.min_poll_s).items():
+        planned = plan_watch(watch, self.sources, self._interval_for, self.settings.min_poll_s, query)
+        for name, plan in planned.items():
             self._plans.setdefault(name, {})[plan.watch_id] = plan
             self._interval_counts.setdefault(name, Counter())[plan.interval_s] += 1
             affected.add(name)
