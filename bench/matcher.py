@@ -233,6 +233,8 @@ class AlternationBaseline:
         self.by_term = by_term
         texts = sorted((t.value for q in queries for t in q.terms if t.kind is TermKind.TEXT), key=len, reverse=True)
         self.pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in dict.fromkeys(texts)) + r")\b")
+        self.always = {wid for wid, q in self.queries.items()
+                       if any(t.kind is TermKind.REGEX for t in q.terms) and not _has_text(q)}
 
     def match(self, post: Post) -> list[object]:
         normalised = NormalisedPost.of(post)
@@ -244,8 +246,7 @@ class AlternationBaseline:
         found.add(f"source:{normalised.source}")
         found.update(f"lang:{lang}" for lang in normalised.langs)
         candidates = {wid for term in found for wid in self.by_term.get(term, ())}
-        candidates.update(wid for wid, q in self.queries.items() if any(t.kind is TermKind.REGEX for t in q.terms)
-                          and not _has_text(q))
+        candidates.update(self.always)
         return [wid for wid in sorted(candidates) if self.queries[wid].evaluate(normalised)]
 
 

@@ -21,13 +21,15 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from handlers.monitor.highlight import highlight_spans
 from handlers.monitor.normalise import NormalisedPost, fold_name
-from handlers.monitor.post import Post
 from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermKind, compiled_regex
 from handlers.monitor.tokenindex import TokenIndex
+
+if TYPE_CHECKING:
+    from handlers.monitor.post import Post
 
 __all__ = ["Match", "Matcher", "highlight_spans"]
 

@@ -16,10 +16,15 @@ whose folding does not depend on their neighbours (nearly all text) are folded b
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
+import tempfile
 import unicodedata
 from array import array
 from collections.abc import Callable
+from pathlib import Path
 
 try:
     from handlers.monitor import _scan
@@ -47,9 +52,12 @@ TABLE_END = 0x20000  # planes 0-1 (emoji included); rarer characters beyond coun
 Scan = tuple[str, tuple[str, ...], tuple[str, ...], bytes]
 
 
-def _char_table() -> list[int | str]:
+def _char_table(classes: list[int] | None = None) -> list[int | str]:
     """`str.translate` table: a word character (letter, digit, `_`, combining mark) maps to itself, a
-    separator to a space, a character of an unspaced script to itself between spaces."""
+    separator to a space, a character of an unspaced script to itself between spaces. From the classes in a
+    cached C table when there is one (quick), else from `unicodedata` (a few tenths of a second)."""
+    if classes is not None:
+        return [cp if c == 1 else " " if c == 0 else f" {chr(cp)} " for cp, c in enumerate(classes)]
     table: list[int | str] = []
     for cp in range(TABLE_END):
         ch = chr(cp)
@@ -62,7 +70,7 @@ def _char_table() -> list[int | str]:
     return table
 
 
-TRANSLATE = _char_table()
+TRANSLATE: list[int | str] = []  # filled below, once the cached C table is read (if there is one)
 
 
 def is_separator(ch: str) -> bool:
@@ -252,16 +260,52 @@ def _stable_as(ch: str, cls: int, stable: list[bool]) -> bool:
     return stable[cp] and _class(cp) == cls
 
 
-_table: bytes | None = None  # built on first use: it takes a few tenths of a second
+_table: bytes | None = None  # built on first use: it takes half a second, so it is cached on disk too
 
 
 def _loaded_table() -> bytes:
-    """The C scan's table, built on the first call."""
+    """The C scan's table: from the cache when one was written for this code and Unicode version, else built
+    (and cached for the next process, when the cache folder is writable)."""
     global _table
     if _table is None:
-        _table = _fold_table()
+        path = _cache_path()
+        _table = _read_cached(path)
+        if _table is None:
+            _table = _fold_table()
+            _write_cached(path, _table)
     return _table
 
+
+def _cache_path() -> Path:
+    """Where the table is cached: named for this module's code, the Unicode data and the Python version."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "socmint"
+    key = hashlib.sha256(f"{unicodedata.unidata_version}|{sys.version}|".encode() + Path(__file__).read_bytes())
+    return root / f"fold-table-{key.hexdigest()[:20]}.bin"
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """The cached table when it is there and intact (its first 32 bytes are the SHA-256 of the rest)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    table = data[32:]
+    return table if hashlib.sha256(table).digest() == data[:32] else None
+
+
+def _write_cached(path: Path, table: bytes) -> None:
+    """Cache the table (written whole, then renamed: a concurrent reader never sees half of it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+            out.write(hashlib.sha256(table).digest() + table)
+        os.replace(out.name, path)
+    except OSError:
+        return
+
+
+_table = _read_cached(_cache_path())
+TRANSLATE[:] = _char_table(None if _table is None else [e >> 24 & 3 for e in array("I", _table[: 4 * TABLE_END])])
 
 if _scan is not None:
     if _scan.TABLE_END != TABLE_END:
