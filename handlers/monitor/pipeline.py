@@ -84,11 +84,15 @@ class Pipeline:
         """
         batch_size = self.settings.ingest_batch
         pending = list(posts)
+        received = len(pending)
+        if only_matching:  # a firehose: what no watch wants is dropped before it costs a transaction
+            pending = [p for p in pending if self.matcher.match(p) or (sample and sampled(p, sample))]
         total = IngestResult()
         for start in range(0, max(len(pending), 1), batch_size):
             chunk = pending[start : start + batch_size]
             last = start + batch_size >= len(pending)
             total.add(await self._ingest_batch(chunk, alert, cursor if last else None, only_matching, sample))
+        total.received = received
         return total
 
     async def _ingest_batch(

@@ -2,8 +2,9 @@
 
 A batch is handed over when its first post has waited `max_age_s` (a timer set when that post arrives, not
 restarted by the posts after it) or when it holds `max_posts`, whichever comes first. One writer task ingests
-the batches in order, each with the cursor of its last post, while the reader goes on reading; when the
-writer falls `QUEUED_BATCHES` behind, the reader waits (the stream's own buffer holds the rest).
+the batches in order, each with the cursor of its last post, while the reader goes on reading; a writer
+that fell behind ingests the queued batches together (one commit for many posts), and when it falls
+`QUEUED_BATCHES` behind, the reader waits (the stream's own buffer holds the rest).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from handlers.monitor.sources.base import Source
 
 STREAM_FLUSH_POSTS = 200
 STREAM_FLUSH_S = 1.0
-QUEUED_BATCHES = 4
+QUEUED_BATCHES = 8
+MERGED_POSTS = 2000  # a writer that fell behind ingests queued batches together, up to this many posts
 CURSOR_KEY = "stream"
 
 
@@ -134,10 +136,15 @@ class StreamConsumer:
         while True:
             while self._ready:
                 batch = self._ready.popleft()
+                posts, position = list(batch.posts), batch.position
+                while self._ready and len(posts) < MERGED_POSTS:  # behind: one ingest (one commit) for several
+                    more = self._ready.popleft()
+                    posts += more.posts
+                    position = more.position
                 self._room.set()
                 self.stats.waited(self._now() - batch.first_at)
                 result = await self.engine.ingest(
-                    batch.posts, cursor=CursorUpdate(self.source.name, CURSOR_KEY, batch.position),
+                    posts, cursor=CursorUpdate(self.source.name, CURSOR_KEY, position),
                     only_matching=True, sample=self.sample,
                 )
                 self.stats.batches += 1
