@@ -5,8 +5,8 @@
 
 Rows are read as `socmint import` reads them (the same fields, the same errors for bad rows), but a row of
 the usual shape goes straight to the matcher's normalised form, without building a full post: the text
-(HTML entities decoded) with its hashtags and links, title, source, author handle and language are all that
-queries look at. Any other row takes the import's own path. Start-up
+(HTML entities decoded) with its links, title, source, author handle and language are all that queries look
+at (the scan finds its hashtags). Any other row takes the import's own path. Start-up
 imports only what matching needs.
 """
 
@@ -27,7 +27,7 @@ from typing import BinaryIO, TextIO
 from handlers.monitor.matcher import Match, Matcher
 from handlers.monitor.normalise import NormalisedPost
 from handlers.monitor.query import QueryError, parse_query
-from handlers.monitor.sources.html_text import find_hashtags, find_urls
+from handlers.monitor.sources.html_text import find_urls
 
 DEFAULT_SOURCE = "import"
 MAX_LINE_BYTES = 1 << 20  # as `socmint import`: a longer line is reported, not loaded
@@ -133,7 +133,7 @@ def _simple(record: dict[str, object]) -> NormalisedPost | None:
     return NormalisedPost.of_fields(
         text, title=title or None, source=source, handle=handle,
         lang=lang.strip() if isinstance(lang, str) and lang.strip() else None,
-        hashtags=find_hashtags(text) if "#" in text else (), urls=find_urls(text) if "://" in text else (),
+        urls=find_urls(text) if "://" in text else (),  # hashtags: the scan finds every one the import's finder does
     )
 
 
