@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The C scan is built at install time, so a change to it reinstalls as a change to the dependencies does.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml handlers/monitor/_scan.c | cksum | cut -d' ' -f1)
 
 # The date-bomb guard: the tests whose code meets the clock (monitoring, alerts, digests, signals,
 # retention, cases, caches, imports, analyses) run again with every clock moved years ahead.
@@ -24,10 +25,10 @@ pdf-libs:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_LIBS); \
 	  else echo "note: PDF reports need Pango: sudo apt-get install $(PDF_LIBS) (macOS: brew install pango)"; fi; }
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml handlers/monitor/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

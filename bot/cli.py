@@ -10,12 +10,17 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
-from config.settings import ConfigError, Settings, config_path, load_settings
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 
 def _settings() -> Settings:
+    from config.settings import ConfigError, load_settings  # here: subcommands that need no settings start faster
+
     try:
         return load_settings()
     except ConfigError as exc:
@@ -76,6 +81,8 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from config.settings import config_path
+
     path = Path(args.path) if args.path else config_path()
     if path.exists() and not args.force:
         print(f"socmint: {path} exists; use --force to overwrite", file=sys.stderr)
@@ -88,6 +95,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from config.settings import config_path
+
     settings = _settings()
     print(f"# effective settings (file: {config_path()}{'' if config_path().exists() else ', not present'})")
     data = settings.model_dump(mode="json")

@@ -68,6 +68,10 @@ class BlueskySettings(SourceSettings):
     handle: str | None = None
     app_password: SecretStr | None = None
     firehose: bool = Field(default=False, description="keep a Jetstream connection open for keyword watches")
+    firehose_sample: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of the firehose posts no watch matches that are stored anyway (0: only matched posts)",
+    )
 
 
 class RssSettings(SourceSettings):

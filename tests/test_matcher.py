@@ -100,11 +100,13 @@ def test_matcher_agrees_with_naive_evaluation(scan_mode: str, texts: list[str], 
 def test_incremental_changes_agree_with_naive_evaluation(
     texts: list[str], sample: list[Post], data: st.DataObject
 ) -> None:
-    matcher = Matcher(max_delta=4)  # small delta: exercises delta engine, stale base entries and rebuilds
+    matcher = Matcher()
     live: dict[int, Query] = {}
     for wid, q in _valid(texts).items():
         matcher.add(wid, q)
         live[wid] = q
+        if data.draw(st.integers(0, 9)) == 0:  # anchors chosen afresh over all watches
+            matcher.rebuild()
         if data.draw(st.booleans()):
             victim = data.draw(st.sampled_from(sorted(live)))
             matcher.remove(victim)
@@ -150,7 +152,7 @@ def test_watches_without_indexable_terms_still_match() -> None:
 
 
 def test_changes_during_matching_never_expose_a_partial_engine() -> None:
-    matcher = Matcher(max_delta=8)
+    matcher = Matcher()
     matcher.add(0, parse_query("anchor"))
     p = post("anchor word0 word1 word2")
     errors: list[BaseException] = []
@@ -164,16 +166,40 @@ def test_changes_during_matching_never_expose_a_partial_engine() -> None:
         except BaseException as exc:  # reported to the main thread
             errors.append(exc)
 
-    thread = threading.Thread(target=reader)
-    thread.start()
-    for i in range(1, 200):
-        matcher.add(i, parse_query(f"word{i % 3}"))
+    def rebuilder() -> None:
+        while not stop.is_set():
+            matcher.rebuild()
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=rebuilder)]
+    for thread in threads:
+        thread.start()
+    for i in range(1, 2000):
+        matcher.add(i, parse_query(f"word{i % 3} OR #tag{i % 7} OR /re{i}x/"))
         if i % 5 == 0:
             matcher.remove(i - 1)
     stop.set()
-    thread.join()
+    for thread in threads:
+        thread.join()
     assert not errors
-    assert len(matcher) == 200 - 39
+    assert len(matcher) == 2000 - 399
+    # whatever rebuilds ran meanwhile, the engine holds exactly the watches that are left
+    expected = {0} | {i for i in range(1, 2000) if i % 3 == 0 and not (i % 5 == 4 and i < 1999)}
+    assert {m.watch_id for m in matcher.match(post("anchor word0"))} == expected
+    matcher.rebuild()
+    assert {m.watch_id for m in matcher.match(post("anchor word0"))} == expected
+
+
+def test_terms_written_with_symbols_are_terms_of_their_own() -> None:
+    matcher = Matcher()
+    for wid, text in enumerate(["C#", "C++", ".NET", "c", "net", "#section"], 1):
+        matcher.add(wid, parse_query(text))
+    found = {m.watch_id: m.terms for m in matcher.match(post("Hiring: C# and C++ devs, .NET shop (ASP.NET too)"))}
+    assert found == {1: ("c#",), 2: ("c++",), 3: (".net",), 5: ("net",)}  # `net` from ASP.NET, not from .NET
+    assert [m.watch_id for m in matcher.match(post("C is fine; so is the net"))] == [4, 5]
+    # a URL's fragment is no hashtag, with or without a scheme
+    for text in ("see https://x.example/page#section", "see https://x.example/#section", "x.example/#section"):
+        assert matcher.match(post(text)) == [], text
+    assert [m.watch_id for m in matcher.match(post("new #section here"))] == [6]
 
 
 def test_highlight_spans_point_at_the_original_text() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.reply import Style
-from handlers.monitor.pipeline import CursorUpdate, load_cursor, row_values
+from handlers.monitor.pipeline import CursorUpdate, load_cursor, row_values, sampled
 from storage.models import OutboxItem, StoredPost, WatchMatch
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
@@ -237,5 +237,21 @@ async def test_removing_a_watch_hands_its_shared_alerts_to_the_others(tmp_path: 
             assert next(b.command for row in reply.button_rows for b in row) == "/watch mute 2 1h"
         rows = await bot.services.db.run(lambda s: s.execute(select(OutboxItem.watch_id)).scalars().all())
         assert rows == [2, 2]
+    finally:
+        await bot.stop()
+
+
+async def test_firehose_sample_keeps_a_share_of_unmatched_posts_chosen_by_key(tmp_path: Path) -> None:
+    bot, _ = await start_monitor_bot(tmp_path, Clock())
+    try:
+        await bot.run("/watch add #osint")
+        noise = [make_post(f"n{i}", f"lunch photo number {i} from the park") for i in range(400)]
+        result = await engine_of(bot).ingest([*noise, make_post("m", "an #osint thread")], only_matching=True,
+                                             sample=0.25)
+        assert 60 <= result.stored - 1 <= 140  # about a quarter of the noise, and the match
+        kept = {p.key for p in noise if sampled(p, 0.25)}
+        assert len(kept) == result.stored - 1
+        assert all(sampled(p, 0.25) == (p.key in kept) for p in noise)  # the same choice on a replay
+        assert not any(sampled(p, 0.0) for p in noise) and all(sampled(p, 1.0) for p in noise)
     finally:
         await bot.stop()

@@ -85,14 +85,54 @@ fnv(uint64_t hash, Py_UCS4 ch)
     return (hash ^ ch) * FNV_PRIME;
 }
 
-/* True when the `#` at `i` starts a hashtag: it follows no word character and no `&` (`&#39;`). */
+/* True when the `#` at `i` starts a hashtag: it follows no word character, no `&` (`&#39;`) and no `/`
+ * (`/#section`). A `#` inside a URL (see url_end) is its fragment, never a hashtag. */
 static int
 opens_hashtag(const Text *t, Py_ssize_t i)
 {
     if (i == 0)
         return 1;
     Py_UCS4 before = char_at(t, i - 1);
-    return before != '&' && class_of(t, before) == SEPARATOR;
+    return before != '&' && before != '/' && class_of(t, before) == SEPARATOR;
+}
+
+/* The end of the URL whose `://` is at `i` (the next whitespace), or `i` when there is no `://` at `i`. */
+static Py_ssize_t
+url_end(const Text *t, Py_ssize_t i)
+{
+    if (i + 2 >= t->length || char_at(t, i + 1) != '/' || char_at(t, i + 2) != '/')
+        return i;
+    Py_ssize_t end = i + 3;
+    while (end < t->length && !Py_UNICODE_ISSPACE(char_at(t, end)))
+        end++;
+    return end;
+}
+
+/* Terms written with symbols (`C#`, `F#`, `C++`, `.NET`) are tokens with their symbols: the number of
+ * characters at the separator `i` that join the token, or 0. A `#` or `++` joins the word before it when no
+ * word character follows; a `.` joins the word after it when it starts that word (at the start of the text
+ * or after a separator other than `.`) and the word does not start with a digit (` .5`). */
+static Py_ssize_t
+suffix_at(const Text *t, Py_ssize_t i, Py_UCS4 ch)
+{
+    Py_ssize_t k = ch == '#' ? 1 : ch == '+' && i + 1 < t->length && char_at(t, i + 1) == '+' ? 2 : 0;
+    if (k == 0 || (i + k < t->length && class_of(t, char_at(t, i + k)) == WORD))
+        return 0;
+    return k;
+}
+
+static int
+prefix_at(const Text *t, Py_ssize_t i)
+{
+    if (i + 1 >= t->length)
+        return 0;
+    Py_UCS4 after = char_at(t, i + 1);
+    if (class_of(t, after) != WORD || (after >= '0' && after <= '9'))
+        return 0;
+    if (i == 0)
+        return 1;
+    Py_UCS4 before = char_at(t, i - 1);
+    return before != '.' && class_of(t, before) == SEPARATOR;
 }
 
 /* Append a new reference `item` (NULL: an error is set) to `*list`, creating the list on first use;
@@ -186,7 +226,9 @@ scan_kind(const Text *t, int kind, Scan *s)
     const Py_ssize_t length = t->length;
     Py_UCS4 *restrict out = s->out;
     uint64_t *restrict hashes = s->hashes;
-    Py_ssize_t n = 0, n_hashes = 0, host_end = 0; /* a `://` before host_end is inside the last URL's host */
+    Py_ssize_t n = 0, n_hashes = 0;
+    Py_ssize_t host_end = 0; /* a `://` before host_end is inside the last URL's host */
+    Py_ssize_t in_url = 0;   /* a `#` before in_url is a URL's fragment */
     const uint64_t offset = fnv_offset;
     uint64_t hash = offset;
     int at_space = 1;
@@ -221,6 +263,24 @@ scan_kind(const Text *t, int kind, Scan *s)
             at_space = 0;
             continue;
         }
+        if (cls == SEPARATOR && (ch == '#' || ch == '+' || ch == '.')) {
+            Py_ssize_t k = !at_space ? suffix_at(t, i, ch) : ch == '.' && prefix_at(t, i);
+            if (k) {
+                for (Py_ssize_t j = 0; j < k; j++) {
+                    out[n++] = ch;
+                    hash = fnv(hash, ch);
+                }
+                i += k - 1;
+                at_space = 0;
+                if (ch == '.')
+                    continue;
+                hashes[n_hashes++] = hash; /* a suffix ends its token */
+                hash = offset;
+                out[n++] = ' ';
+                at_space = 1;
+                continue;
+            }
+        }
         if (!at_space) {
             hashes[n_hashes++] = hash;
             hash = offset;
@@ -235,13 +295,17 @@ scan_kind(const Text *t, int kind, Scan *s)
             hashes[n_hashes++] = own;
             n += k;
             out[n++] = ' ';
-        } else if (ch == '#' && opens_hashtag(t, i)) {
+        } else if (ch == '#' && i >= in_url && opens_hashtag(t, i)) {
             if (add_hashtag(t, i, s) < 0)
                 return -1;
-        } else if (ch == ':' && i >= host_end) {
-            host_end = url_host_end(t, i);
-            if (host_end > i && add_host(t, i + 3, host_end, s) < 0)
-                return -1;
+        } else if (ch == ':') {
+            if (i >= in_url)
+                in_url = url_end(t, i);
+            if (i >= host_end) {
+                host_end = url_host_end(t, i);
+                if (host_end > i && add_host(t, i + 3, host_end, s) < 0)
+                    return -1;
+            }
         }
     }
     if (!at_space)
@@ -362,67 +426,157 @@ stored(uint64_t h)
     return h ? h : 1;
 }
 
-/* token_set(hashes) -> bytes: an open-addressing hash set of the token hashes (as from scan), at most
- * half full. Exact but for 64-bit hash collisions. */
-static PyObject *
-token_set(PyObject *module, PyObject *hashes)
+/* A token set is a bytearray of 64-bit slots (a power of two of them, at least 8), open addressing with
+ * linear probing, 0 marking an empty slot. Its owner keeps it at most half full (token_set sizes it, and
+ * the owner makes a bigger one before adding past half), so every probe ends at an empty slot. */
+typedef struct {
+    uint64_t *slots;
+    uint64_t mask;
+} Table;
+
+static int
+as_table(PyObject *set, Table *table)
 {
-    if (!PyBytes_Check(hashes) || PyBytes_GET_SIZE(hashes) % sizeof(uint64_t)) {
-        PyErr_SetString(PyExc_TypeError, "token_set(hashes: bytes of 64-bit hashes)");
+    if (!PyByteArray_Check(set) || PyByteArray_GET_SIZE(set) < 64
+        || (PyByteArray_GET_SIZE(set) & (PyByteArray_GET_SIZE(set) - 1))) {
+        PyErr_SetString(PyExc_TypeError, "a token set is a bytearray made by token_set");
+        return -1;
+    }
+    table->slots = (uint64_t *)PyByteArray_AS_STRING(set);
+    table->mask = (uint64_t)PyByteArray_GET_SIZE(set) / sizeof(uint64_t) - 1;
+    return 0;
+}
+
+/* The slot holding `key`, or the empty slot where it would go. */
+static inline uint64_t
+find_slot(const Table *table, uint64_t key)
+{
+    uint64_t at = slot_of(key, table->mask);
+    while (table->slots[at] && table->slots[at] != key)
+        at = (at + 1) & table->mask;
+    return at;
+}
+
+/* token_set(hashes, capacity=0) -> bytearray: a token set holding the token hashes (as from scan), with
+ * room for `capacity` hashes (at least as many as given) at most half full. Exact but for 64-bit hash
+ * collisions. */
+static PyObject *
+token_set(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t capacity = 0;
+    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0]) || PyBytes_GET_SIZE(args[0]) % sizeof(uint64_t)
+        || (nargs == 2 && ((capacity = PyLong_AsSsize_t(args[1])) < 0))) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "token_set(hashes: bytes of 64-bit hashes, capacity: int = 0)");
+        }
         return NULL;
     }
-    Py_ssize_t count = PyBytes_GET_SIZE(hashes) / (Py_ssize_t)sizeof(uint64_t);
-    uint64_t slots = 8;
-    while (slots < 2 * (uint64_t)count)
+    Py_ssize_t count = PyBytes_GET_SIZE(args[0]) / (Py_ssize_t)sizeof(uint64_t);
+    uint64_t wanted = 2 * (uint64_t)(count > capacity ? count : capacity), slots = 8;
+    while (slots < wanted)
         slots <<= 1;
-    PyObject *set = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(slots * sizeof(uint64_t)));
+    PyObject *set = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(slots * sizeof(uint64_t)));
     if (set == NULL)
         return NULL;
-    uint64_t *table = (uint64_t *)PyBytes_AS_STRING(set);
-    memset(table, 0, slots * sizeof(uint64_t));
-    const char *keys = PyBytes_AS_STRING(hashes);
+    Table table = {(uint64_t *)PyByteArray_AS_STRING(set), slots - 1};
+    memset(table.slots, 0, slots * sizeof(uint64_t));
+    const char *keys = PyBytes_AS_STRING(args[0]);
     for (Py_ssize_t i = 0; i < count; i++) {
         uint64_t h;
         memcpy(&h, keys + i * sizeof(uint64_t), sizeof h);
         h = stored(h);
-        uint64_t at = slot_of(h, slots - 1);
-        while (table[at] && table[at] != h)
-            at = (at + 1) & (slots - 1);
-        table[at] = h;
+        table.slots[find_slot(&table, h)] = h;
     }
     return set;
 }
 
-/* tokens_in(set, hashes) -> tuple[int, ...]: the distinct token hashes that are in the set. */
+static int
+hash_arg(PyObject *value, uint64_t *hash)
+{
+    unsigned long long h = PyLong_AsUnsignedLongLong(value);
+    if (h == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    *hash = stored((uint64_t)h);
+    return 0;
+}
+
+/* token_set_add(set, hash) -> bool: add a hash (True when it was not there). The caller keeps the set at
+ * most half full. */
+static PyObject *
+token_set_add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Table table;
+    uint64_t key;
+    if (nargs != 2 || as_table(args[0], &table) < 0 || hash_arg(args[1], &key) < 0)
+        return NULL;
+    uint64_t at = find_slot(&table, key);
+    if (table.slots[at])
+        Py_RETURN_FALSE;
+    table.slots[at] = key;
+    Py_RETURN_TRUE;
+}
+
+/* token_set_discard(set, hash) -> bool: remove a hash (True when it was there), shifting back the entries
+ * of its probe run so that every remaining one is still found. */
+static PyObject *
+token_set_discard(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Table table;
+    uint64_t key;
+    if (nargs != 2 || as_table(args[0], &table) < 0 || hash_arg(args[1], &key) < 0)
+        return NULL;
+    uint64_t hole = find_slot(&table, key);
+    if (!table.slots[hole])
+        Py_RETURN_FALSE;
+    for (uint64_t at = (hole + 1) & table.mask; table.slots[at]; at = (at + 1) & table.mask) {
+        uint64_t home = slot_of(table.slots[at], table.mask);
+        /* the entry at `at` may move into the hole when its home is not cyclically in (hole, at] */
+        if (((at - home) & table.mask) >= ((at - hole) & table.mask)) {
+            table.slots[hole] = table.slots[at];
+            hole = at;
+        }
+    }
+    table.slots[hole] = 0;
+    Py_RETURN_TRUE;
+}
+
+/* tokens_in(set, hashes) -> tuple[int, ...]: the distinct token hashes that are in the set, in order of
+ * first appearance. Linear in the number of hashes: repeats are told apart by a scratch hash set. */
 static PyObject *
 tokens_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) || PyBytes_GET_SIZE(args[0]) < 64) {
-        PyErr_SetString(PyExc_TypeError, "tokens_in(set: bytes, hashes: bytes)");
+    Table table;
+    if (nargs != 2 || as_table(args[0], &table) < 0)
+        return NULL;
+    if (!PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "tokens_in(set: bytearray, hashes: bytes)");
         return NULL;
     }
-    const uint64_t *table = (const uint64_t *)PyBytes_AS_STRING(args[0]);
-    uint64_t mask = (uint64_t)PyBytes_GET_SIZE(args[0]) / sizeof(uint64_t) - 1;
     const char *hashes = PyBytes_AS_STRING(args[1]);
     Py_ssize_t count = PyBytes_GET_SIZE(args[1]) / (Py_ssize_t)sizeof(uint64_t);
-    uint64_t stack[256];
-    uint64_t *found = count <= (Py_ssize_t)Py_ARRAY_LENGTH(stack) ? stack : PyMem_Malloc(count * sizeof(uint64_t));
+    uint64_t seen_slots = 16;
+    while (seen_slots < 2 * (uint64_t)count)
+        seen_slots <<= 1;
+    uint64_t stack[512];
+    size_t words = (size_t)count + seen_slots;
+    uint64_t *found = words <= Py_ARRAY_LENGTH(stack) ? stack : PyMem_Malloc(words * sizeof(uint64_t));
     if (found == NULL)
         return PyErr_NoMemory();
+    Table seen = {found + count, seen_slots - 1};
+    memset(seen.slots, 0, seen_slots * sizeof(uint64_t));
     Py_ssize_t n_found = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         uint64_t h;
         memcpy(&h, hashes + i * sizeof(uint64_t), sizeof h);
-        uint64_t key = stored(h), at = slot_of(key, mask), probes = 0;
-        while (table[at] && table[at] != key && probes++ <= mask) /* a set from token_set is half empty */
-            at = (at + 1) & mask;
-        if (table[at] != key)
+        uint64_t key = stored(h);
+        if (table.slots[find_slot(&table, key)] != key)
             continue;
-        Py_ssize_t k = 0;
-        while (k < n_found && found[k] != h)
-            k++;
-        if (k == n_found)
-            found[n_found++] = h;
+        uint64_t at = find_slot(&seen, key);
+        if (seen.slots[at])
+            continue;
+        seen.slots[at] = key;
+        found[n_found++] = h;
     }
     PyObject *result = PyTuple_New(n_found);
     for (Py_ssize_t k = 0; result != NULL && k < n_found; k++) {
@@ -440,7 +594,12 @@ tokens_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "scan(table, text, folded) -> (token_text, hashtags, hosts, token_hashes), or None: fold first."},
-    {"token_set", token_set, METH_O, "token_set(hashes) -> bytes: a hash set of token hashes."},
+    {"token_set", (PyCFunction)(void (*)(void))token_set, METH_FASTCALL,
+     "token_set(hashes, capacity=0) -> bytearray: a hash set of token hashes."},
+    {"token_set_add", (PyCFunction)(void (*)(void))token_set_add, METH_FASTCALL,
+     "token_set_add(set, hash) -> bool: add a token hash (the set must stay at most half full)."},
+    {"token_set_discard", (PyCFunction)(void (*)(void))token_set_discard, METH_FASTCALL,
+     "token_set_discard(set, hash) -> bool: remove a token hash."},
     {"tokens_in", (PyCFunction)(void (*)(void))tokens_in, METH_FASTCALL,
      "tokens_in(set, hashes) -> tuple[int, ...]: the distinct token hashes in the set."},
     {NULL, NULL, 0, NULL},

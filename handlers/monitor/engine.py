@@ -6,6 +6,7 @@ engine in `services.extras["monitor"]`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.reply import Inline
 from handlers.monitor.digest import DigestScheduler
+from handlers.monitor.heap import LongLivedHeap
 from handlers.monitor.matcher import Matcher
 from handlers.monitor.outbox import OutboxWorker
 from handlers.monitor.pipeline import CursorUpdate, IngestResult, Pipeline
@@ -44,21 +46,26 @@ class Monitor:
         self.outbox.builders["digest"] = self.digests.build_from_payload
         self.signals = SignalAlerts(services, self.outbox)
         self.running = False
+        self._rebuilding: asyncio.Task[None] | None = None
+        self.heap = LongLivedHeap()
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
         """Compile every active watch; with `background`, start delivery, polling, digest and signal jobs."""
         active = await self.services.db.run(watches.active)
-        self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
+        await asyncio.to_thread(self.load, active)
         if background:
             self.running = True
             self.outbox.start()
-            await self.polls.rebuild()
+            await self.polls.rebuild(active)
             await self.digests.rebuild()
             self.signals.start()
+            self.heap.settle()
 
     async def stop(self) -> None:
         self.running = False
+        if self._rebuilding is not None:
+            await self._rebuilding
         self.signals.stop()
         await self.polls.stop()
         await self.outbox.stop()
@@ -66,26 +73,40 @@ class Monitor:
     # the public entry point ------------------------------------------------------------------
     async def ingest(
         self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
-        only_matching: bool = False,
+        only_matching: bool = False, sample: float = 0.0,
     ) -> IngestResult:
         """Store, de-duplicate and match posts; queue alerts (unless `alert` is false) and wake delivery.
 
         `cursor` is saved in the same transaction as the last batch; `only_matching` drops posts no
-        watch matches (for firehoses). Imports of old data pass `alert=False`.
+        watch matches but a `sample` share of them (for firehoses). Imports of old data pass `alert=False`.
         """
-        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching)
+        result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching,
+                                            sample=sample)
         if result.alerts:
             self.outbox.wake()
         return result
 
     # watch changes ---------------------------------------------------------------------------
-    def compile(self, watch: Watch) -> None:
-        """Put an active watch into the matcher (or replace it); others are taken out."""
+    def load(self, active: Iterable[Watch]) -> None:
+        """Parse and compile many watches with one rebuild (CPU work: run it in a worker thread)."""
+        self.matcher.add_many(c for c in map(self._compiled, active) if c is not None)
+
+    def compile(self, watch: Watch) -> Query | None:
+        """Put an active watch into the matcher (or replace it); others are taken out. Its query, if active."""
         compiled = self._compiled(watch)
         if compiled is None:
             self.matcher.remove(watch.id or 0)
         else:
             self.matcher.add(*compiled)
+        self._rebuild_if_due()
+        return None if compiled is None else compiled[1]
+
+    def _rebuild_if_due(self) -> None:
+        """After many changes, choose the matcher's anchors afresh in a worker thread (matching goes on)."""
+        self.heap.changed()
+        if not self.matcher.needs_rebuild or (self._rebuilding is not None and not self._rebuilding.done()):
+            return
+        self._rebuilding = asyncio.get_running_loop().create_task(asyncio.to_thread(self.matcher.rebuild))
 
     def _compiled(self, watch: Watch) -> tuple[int, Query, frozenset[str] | None] | None:
         """What the matcher needs for an active watch; None when paused or its query no longer parses."""
@@ -100,15 +121,16 @@ class Monitor:
         return (watch.id, query, frozenset(watch.sources) or None)
 
     async def watch_changed(self, watch: Watch) -> None:
-        """A watch was added, paused, resumed or edited: match with it at once and re-plan polling."""
-        self.compile(watch)
+        """A watch was added, paused, resumed or edited: match with it at once and re-plan its polling."""
+        query = self.compile(watch)
         if self.running:
-            await self.polls.rebuild()
+            self.polls.watch_changed(watch, query)
 
     async def watch_removed(self, watch_id: int) -> None:
         self.matcher.remove(watch_id)
+        self._rebuild_if_due()
         if self.running:
-            await self.polls.rebuild()
+            self.polls.watch_removed(watch_id)
 
     # /status ---------------------------------------------------------------------------------
     async def status(self, services: Services) -> StatusSection:

@@ -8,28 +8,31 @@ source, language, domain) are dictionary look-ups. Only the watches anchored on 
 evaluated, with their other text terms checked as substrings of the token text. Watches with no possible anchor
 (only regular expressions, say) are evaluated on every post.
 
-Changes are copy-on-write: a large immutable base engine plus a small delta engine for recent additions and a
-set of base watches since removed or replaced. Every change builds new engines off to the side and swaps one
-reference, so a match in progress always sees a complete, consistent snapshot, and matching never pauses.
+Changes are incremental: adding or removing a watch indexes or drops its own terms and anchors, at the cost of
+that one watch whatever the number of watches. A match in progress (in another thread) sees each watch either
+whole or not at all. Anchors are chosen by how many watches share a term when the watch is added; as that
+drifts, a full rebuild (in a worker thread: `rebuild`) chooses them afresh and swaps the new engine in at once,
+replaying the changes made while it was being built.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from handlers.monitor.highlight import highlight_spans
 from handlers.monitor.normalise import NormalisedPost, fold_name
-from handlers.monitor.post import Post
 from handlers.monitor.query import All, Any, Leaf, Node, Not, Query, Term, TermKind, compiled_regex
 from handlers.monitor.tokenindex import TokenIndex
 
+if TYPE_CHECKING:
+    from handlers.monitor.post import Post
+
 __all__ = ["Match", "Matcher", "highlight_spans"]
 
-_NONE: frozenset[int] = frozenset()
 _Test = Callable[[set[int], str, Callable[[int], bool]], bool]
 
 # Relative cost of anchoring a watch on a term of each kind: lower means rarer in posts, so fewer evaluations.
@@ -60,59 +63,100 @@ class _Watch:
     report: tuple[tuple[int, str | None, str], ...]  # (term id, needle of a text term, label) per positive term
     match: Match  # the match when `test` is None: one term, the anchor
     regex: bool  # the query has regular expressions
-    term_ids: tuple[int, ...]  # every term of the query (query terms are distinct)
+    terms: tuple[tuple[int, Term], ...]  # every term of the query with its id (query terms are distinct)
 
 
 class _Engine:
-    """An immutable compiled set of watches: token index, field look-ups and anchor index."""
+    """The compiled watches: token index, field look-ups and anchor index, changed one watch at a time."""
 
-    __slots__ = ("always", "anchor_ids", "anchors", "authors", "domains", "has_fields", "langs", "regexes", "sources",
-                 "tags", "texts", "watches")
+    __slots__ = ("always", "anchor_ids", "anchored", "anchors", "authors", "domains", "has_fields", "langs",
+                 "regexes", "sources", "tags", "texts", "uses", "watches")
 
-    def __init__(
-        self, watches: Iterable[_Watch], terms: dict[Term, int], by_id: dict[int, Term], usage: dict[int, int]
-    ) -> None:
-        self.watches: dict[int, _Watch] = {w.id: w for w in watches}
-        anchors: dict[int, list[_Watch]] = {}
-        always: list[_Watch] = []
-        used: set[int] = set()  # field and regex terms of the watches, and the anchors
-        for watch in self.watches.values():
-            used.update(watch.term_ids)
-            trigger = _trigger(watch.query.root, terms, usage)
-            if trigger is None:
-                always.append(watch)
-            else:
-                for tid in trigger[1]:
-                    anchors.setdefault(tid, []).append(watch)
-        self.anchors = {tid: tuple(ws) for tid, ws in anchors.items()}
-        self.anchor_ids = frozenset(anchors)
-        self.always = tuple(always)
+    def __init__(self) -> None:
+        self.watches: dict[int, _Watch] = {}
+        self.anchored: dict[int, frozenset[int] | None] = {}  # watch id → its anchors (None: evaluated always)
+        self.anchors: dict[int, tuple[_Watch, ...]] = {}  # anchor term id → watches anchored on it
+        self.anchor_ids: set[int] = set()
+        self.always: tuple[_Watch, ...] = ()
         self.regexes: dict[int, str] = {}
-        fields: dict[TermKind, dict[str, int]] = {kind: {} for kind in _FIELD_COST}
-        texts: list[tuple[str, int]] = []
-        for tid in used:
-            term = by_id[tid]
-            if term.kind is TermKind.TEXT:
-                if tid in anchors:  # other text terms are checked on the few candidate watches only
-                    texts.append((term.needle, tid))
-            elif term.kind is TermKind.REGEX:
-                self.regexes[tid] = term.value
-            else:
-                fields[term.kind][term.value] = tid
-        self.texts = TokenIndex(texts) if texts else None
-        self.tags, self.authors, self.domains = fields[TermKind.TAG], fields[TermKind.AUTHOR], fields[TermKind.DOMAIN]
-        self.sources, self.langs = fields[TermKind.SOURCE], fields[TermKind.LANG]
-        self.has_fields = any(fields.values())
+        self.texts = TokenIndex()  # the anchor text terms
+        self.tags: dict[str, int] = {}
+        self.authors: dict[str, int] = {}
+        self.domains: dict[str, int] = {}
+        self.sources: dict[str, int] = {}
+        self.langs: dict[str, int] = {}
+        self.uses: dict[int, int] = {}  # field and regex term id → watches of this engine using it
+        self.has_fields = False
 
     def __len__(self) -> int:
         return len(self.watches)
 
-    def match(self, post: NormalisedPost, skip: frozenset[int]) -> list[Match]:
+    def _fields(self, kind: TermKind) -> dict[str, int]:
+        return {TermKind.TAG: self.tags, TermKind.AUTHOR: self.authors, TermKind.DOMAIN: self.domains,
+                TermKind.SOURCE: self.sources, TermKind.LANG: self.langs}[kind]
+
+    def add(self, watch: _Watch, anchors: frozenset[int] | None) -> None:
+        """Index a watch under `anchors` (an id already here is replaced). Its terms are indexed before it is
+        reachable from an anchor, so a concurrent match never meets half of it."""
+        self.remove(watch.id)
+        for tid, term in watch.terms:
+            if term.kind is TermKind.TEXT:
+                continue
+            self.uses[tid] = self.uses.get(tid, 0) + 1
+            if term.kind is TermKind.REGEX:
+                self.regexes[tid] = term.value
+            else:
+                self._fields(term.kind)[term.value] = tid
+                self.has_fields = True
+        self.watches[watch.id] = watch
+        self.anchored[watch.id] = anchors
+        if anchors is None:
+            self.always = (*self.always, watch)
+            return
+        terms = dict(watch.terms)
+        for tid in anchors:
+            if tid not in self.anchors and terms[tid].kind is TermKind.TEXT:
+                self.texts.add(terms[tid].needle, tid)
+            self.anchors[tid] = (*self.anchors.get(tid, ()), watch)
+            self.anchor_ids.add(tid)
+
+    def remove(self, watch_id: int) -> bool:
+        """Drop a watch (False if it is not here): first from its anchors, then its terms."""
+        watch = self.watches.pop(watch_id, None)
+        if watch is None:
+            return False
+        anchors = self.anchored.pop(watch_id)
+        if anchors is None:
+            self.always = tuple(w for w in self.always if w is not watch)
+        else:
+            for tid in anchors:
+                left = tuple(w for w in self.anchors[tid] if w is not watch)
+                if left:
+                    self.anchors[tid] = left
+                    continue
+                self.anchor_ids.discard(tid)
+                del self.anchors[tid]
+                self.texts.remove(tid)
+        for tid, term in watch.terms:
+            if term.kind is TermKind.TEXT:
+                continue
+            self.uses[tid] -= 1
+            if self.uses[tid]:
+                continue
+            del self.uses[tid]
+            if term.kind is TermKind.REGEX:
+                del self.regexes[tid]
+            else:
+                del self._fields(term.kind)[term.value]
+        self.has_fields = bool(self.tags or self.authors or self.domains or self.sources or self.langs)
+        return True
+
+    def match(self, post: NormalisedPost) -> list[Match]:
         """The watches of this engine matching the post."""
         # The anchor text terms and the field terms present: a few look-ups, written out (this runs per post).
-        present = self.texts.found(post) if self.texts is not None else set()
+        present = self.texts.found(post)
         if self.has_fields:
-            tags, authors, domains, langs = self.tags, self.authors, self.domains, self.langs
+            tags, authors, domains, langs, sources = self.tags, self.authors, self.domains, self.langs, self.sources
             if tags:
                 for key in post.tags:
                     if key in tags:
@@ -129,23 +173,26 @@ class _Engine:
                 for key in post.langs:
                     if key in langs:
                         present.add(langs[key])
-            if post.source in self.sources:
-                present.add(self.sources[post.source])
+            tid = sources.get(post.source)
+            if tid is not None:
+                present.add(tid)
         hits = present & self.anchor_ids
-        if not hits and not self.always:
+        always = self.always
+        if not hits and not always:
             return []
-        if len(hits) == 1 and not self.always:  # the usual case: one anchor's watches, no set to build
+        anchors = self.anchors
+        if len(hits) == 1 and not always:  # the usual case: one anchor's watches, no set to build
             (anchor,) = hits
-            candidates: Iterable[_Watch] = self.anchors[anchor]
+            candidates: Iterable[_Watch] = anchors.get(anchor, ())
         else:
-            candidates = set(self.always)
+            candidates = set(always)
             for tid in hits:
-                candidates.update(self.anchors[tid])
+                candidates.update(anchors.get(tid, ()))
         regex: Callable[[int], bool] = _no_regex
         text = post.text
         matches = []
         for watch in candidates:
-            if (watch.sources is not None and post.source not in watch.sources) or watch.id in skip:
+            if watch.sources is not None and post.source not in watch.sources:
                 continue
             if watch.test is None:  # one term, the anchor that is present
                 matches.append(watch.match)
@@ -180,34 +227,31 @@ class _RegexCheck:
     def __call__(self, tid: int) -> bool:
         hit = self._done.get(tid)
         if hit is None:
+            pattern = self._patterns.get(tid)  # None: its watch was removed while this post was being matched
+            if pattern is None:
+                return False
             if self._text is None:
                 self._text = self._post.regex_text
-            hit = self._done[tid] = compiled_regex(self._patterns[tid]).search(self._text) is not None
+            hit = self._done[tid] = compiled_regex(pattern).search(self._text) is not None
         return hit
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
-    """One consistent snapshot: base engine, delta engine, and base watches to ignore."""
-
-    base: _Engine
-    delta: _Engine
-    stale: frozenset[int] = field(default_factory=frozenset)  # base ids removed or replaced since the build
+_Change = tuple[_Watch, frozenset[int] | None] | int  # an added watch with its anchors, or a removed id
 
 
 class Matcher:
     """The matching engine for all active watches; safe to change while other threads match."""
 
-    def __init__(self, *, max_delta: int = 1024) -> None:
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # held briefly, for one change or a snapshot
+        self._building = threading.Lock()  # one rebuild at a time
         self._watches: dict[int, _Watch] = {}
         self._term_ids: dict[Term, int] = {}  # ids stay stable while a watch uses the term, and are never reused
-        self._terms: dict[int, Term] = {}
         self._next_id = 0
         self._usage: dict[int, int] = {}  # term id → number of watches using it
-        self._max_delta = max_delta
-        self._empty = _Engine((), {}, {}, {})
-        self._state = _State(base=self._empty, delta=self._empty)
+        self._engine = _Engine()
+        self._journal: list[_Change] | None = None  # the changes made while a rebuild runs
+        self._changes = 0  # since the last rebuild
 
     def __len__(self) -> int:
         return len(self._watches)
@@ -215,35 +259,55 @@ class Matcher:
     def __contains__(self, watch_id: object) -> bool:
         return watch_id in self._watches
 
+    @property
+    def needs_rebuild(self) -> bool:
+        """True when enough watches changed since the last rebuild that their anchors are worth choosing afresh."""
+        return self._changes > max(1024, len(self._watches) // 2)
+
     def add(self, watch_id: int, query: Query, sources: frozenset[str] | None = None) -> None:
         """Add a watch, or replace the watch with this id; effective for the next post matched."""
-        self.add_many([(watch_id, query, sources)])
+        with self._lock:
+            watch = self._register(watch_id, query, sources)
+            anchors = _anchors(watch, self._usage)
+            self._engine.add(watch, anchors)
+            self._changed((watch, anchors))
 
     def add_many(self, watches: Iterable[tuple[int, Query, frozenset[str] | None]]) -> None:
-        """Add (or replace) several watches with one rebuild."""
-        with self._lock:
-            state = self._state
-            added: dict[int, _Watch] = {}
-            for watch_id, query, sources in watches:
-                self._forget(watch_id)
-                added[watch_id] = self._watches[watch_id] = self._compile(watch_id, query, sources)
-            stale = state.stale | (added.keys() & state.base.watches.keys())
-            self._publish(state.base, {**state.delta.watches, **added}, stale)
+        """Add (or replace) many watches with one rebuild: for loading them all (in a worker thread)."""
+        for watch_id, query, sources in watches:
+            with self._lock:
+                self._register(watch_id, query, sources)
+        self.rebuild()
 
     def remove(self, watch_id: int) -> None:
         """Remove a watch (no error if absent); effective for the next post matched."""
         with self._lock:
             if not self._forget(watch_id):
                 return
-            state = self._state
-            stale = state.stale | {watch_id} if watch_id in state.base.watches else state.stale
-            delta = {k: w for k, w in state.delta.watches.items() if k != watch_id}
-            self._publish(state.base, delta, stale)
+            self._engine.remove(watch_id)
+            self._changed(watch_id)
 
-    def compact(self) -> None:
-        """Fold the delta into a new base engine (also done automatically when the delta grows)."""
-        with self._lock:
-            self._rebuild()
+    def rebuild(self) -> None:
+        """Build a new engine from all current watches, anchors chosen afresh, and swap it in. Runs in any
+        thread while others change watches: the changes made meanwhile are replayed on the new engine."""
+        with self._building:
+            with self._lock:
+                watches = list(self._watches.values())
+                usage = dict(self._usage)
+                self._journal = []
+                self._changes = 0
+            engine = _Engine()
+            for watch in watches:
+                engine.add(watch, _anchors(watch, usage))
+            while True:
+                with self._lock:
+                    pending, self._journal = self._journal, []
+                    if len(pending) <= 64:  # few enough to replay while holding the lock
+                        _replay(engine, pending)
+                        self._engine = engine
+                        self._journal = None
+                        return
+                _replay(engine, pending)
 
     def match(self, post: Post) -> list[Match]:
         """The watches matching a post, by watch id."""
@@ -251,37 +315,32 @@ class Matcher:
 
     def match_normalised(self, post: NormalisedPost) -> list[Match]:
         """`match` for an already normalised post."""
-        state = self._state  # one snapshot for the whole post
-        matches = state.base.match(post, state.stale)
-        if state.delta.watches:
-            matches += state.delta.match(post, _NONE)
+        matches = self._engine.match(post)
         if len(matches) > 1:
             matches.sort()
         return matches
+
+    def _changed(self, change: _Change) -> None:
+        self._changes += 1
+        if self._journal is not None:
+            self._journal.append(change)
+
+    def _register(self, watch_id: int, query: Query, sources: frozenset[str] | None) -> _Watch:
+        """Compile a watch against the term ids and keep it (replacing one with its id)."""
+        self._forget(watch_id)
+        watch = self._watches[watch_id] = self._compile(watch_id, query, sources)
+        return watch
 
     def _forget(self, watch_id: int) -> bool:
         """Drop a watch from the registry and term usage; False if it was not there."""
         old = self._watches.pop(watch_id, None)
         if old is None:
             return False
-        for tid in old.term_ids:
+        for tid, term in old.terms:
             self._usage[tid] -= 1
+            if not self._usage[tid]:
+                del self._usage[tid], self._term_ids[term]
         return True
-
-    def _publish(self, base: _Engine, delta: dict[int, _Watch], stale: frozenset[int]) -> None:
-        """Swap in a new snapshot, folding everything into a new base when the delta is big."""
-        if len(delta) > max(64, min(self._max_delta, len(base) // 8)) or len(stale) > max(64, len(base) // 4):
-            self._rebuild()
-            return
-        delta_engine = _Engine(delta.values(), self._term_ids, self._terms, self._usage) if delta else self._empty
-        self._state = _State(base=base, delta=delta_engine, stale=stale)
-
-    def _rebuild(self) -> None:
-        """Build a new base engine from all current watches and swap it in; forget terms no watch uses."""
-        for tid in [tid for tid, count in self._usage.items() if not count]:
-            del self._usage[tid], self._term_ids[self._terms.pop(tid)]
-        base = _Engine(self._watches.values(), self._term_ids, self._terms, self._usage)
-        self._state = _State(base=base, delta=self._empty)
 
     def _compile(self, watch_id: int, query: Query, sources: frozenset[str] | None) -> _Watch:
         """Compile a query against the term ids."""
@@ -290,7 +349,6 @@ class Matcher:
             tid = ids.get(term)
             if tid is None:
                 tid = ids[term] = self._next_id
-                self._terms[tid] = term
                 self._next_id += 1
             self._usage[tid] = self._usage.get(tid, 0) + 1
         single = isinstance(query.root, Leaf) and query.root.term.kind is not TermKind.REGEX
@@ -304,8 +362,22 @@ class Matcher:
             ),
             match=Match(watch_id, tuple(str(t) for t in query.positive)),
             regex=any(t.kind is TermKind.REGEX for t in query.terms),
-            term_ids=tuple(ids[t] for t in query.terms),
+            terms=tuple((ids[t], t) for t in query.terms),
         )
+
+
+def _replay(engine: _Engine, changes: list[_Change]) -> None:
+    for change in changes:
+        if isinstance(change, int):
+            engine.remove(change)
+        else:
+            engine.add(*change)
+
+
+def _anchors(watch: _Watch, usage: dict[int, int]) -> frozenset[int] | None:
+    """The anchor term ids of a watch (None: it has none and is evaluated on every post)."""
+    trigger = _trigger(watch.query.root, {term: tid for tid, term in watch.terms}, usage)
+    return None if trigger is None else trigger[1]
 
 
 def _term_cost(term: Term, watches_using: int) -> int:

@@ -10,7 +10,16 @@ from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
-from handlers.monitor.scan import TABLE_END, TRANSLATE, UNSPACED_CLASS, fold, scan, word_prefix
+from handlers.monitor.scan import (
+    TABLE_END,
+    TRANSLATE,
+    UNSPACED_CLASS,
+    fold,
+    padded_tokens,
+    scan,
+    symbol_spans,
+    word_prefix,
+)
 
 if TYPE_CHECKING:
     from handlers.monitor.post import Post
@@ -29,7 +38,8 @@ _LANG = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})*$")
 
 def tokens(text: str) -> list[str]:
     """The folded words of `text`; characters of unspaced scripts are one token each."""
-    return fold(text).translate(TRANSLATE).split()
+    folded = fold(text)
+    return padded_tokens(folded).split() if symbol_spans(folded) else folded.translate(TRANSLATE).split()
 
 
 def is_word(text: str) -> bool:
@@ -39,8 +49,21 @@ def is_word(text: str) -> bool:
 
 def token_spans(folded: str) -> Iterator[tuple[str, int, int]]:
     """The tokens of already folded text with their (start, end), split exactly as `tokens` splits."""
+    joined = symbol_spans(folded)
     start = -1
+    skip_to = 0
     for i, ch in enumerate(folded):
+        if i < skip_to:
+            continue
+        end = joined.get(i)
+        if end is not None:  # a symbol joining a token: `.` starts one, `#` or `++` ends one
+            skip_to = end
+            if ch == ".":
+                start = i
+                continue
+            yield folded[start:end], start, end
+            start = -1
+            continue
         kind = TRANSLATE[ord(ch)] if ord(ch) < TABLE_END else 0
         if isinstance(kind, int):  # a word character
             if start < 0:
@@ -143,18 +166,25 @@ class NormalisedPost(NamedTuple):
     @classmethod
     def of(cls, post: Post) -> NormalisedPost:
         """Normalise a post."""
-        title = post.title
-        full = f"{title}\n{post.text}" if title else post.text
+        return cls.of_fields(post.text, title=post.title, source=post.source, handle=post.author.handle,
+                             lang=post.lang, hashtags=post.hashtags, urls=post.urls)
+
+    @classmethod
+    def of_fields(
+        cls, text: str, *, title: str | None = None, source: str, handle: str | None = None, lang: str | None = None,
+        hashtags: list[str] | tuple[str, ...] = (), urls: list[str] | tuple[str, ...] = (),
+    ) -> NormalisedPost:
+        """Normalise the parts of a post that queries look at (hashtags and URL hosts in the text are found
+        here; `hashtags` and `urls` are those a source gave besides)."""
+        full = f"{title}\n{text}" if title else text
         text, found_tags, found_hosts, hashes = scan(full)
-        if post.hashtags:
-            tags = {fold_name(t) for t in post.hashtags}
+        if hashtags:
+            tags = {fold_name(t) for t in hashtags}
             tags.update(found_tags)
         else:
             tags = frozenset(found_tags) if found_tags else _NONE
-        urls = post.urls
         domains = _domains(urls, found_hosts) if urls or found_hosts else _NONE
-        fields = (text, full, tags, handle_keys(post.author.handle), fold_source(post.source),
-                  lang_keys(post.lang), domains, hashes)
+        fields = (text, full, tags, handle_keys(handle), fold_source(source), lang_keys(lang), domains, hashes)
         return tuple.__new__(cls, fields)
 
     @property
@@ -166,7 +196,7 @@ class NormalisedPost(NamedTuple):
 _NONE: frozenset[str] = frozenset()
 
 
-def _domains(urls: list[str], hosts: tuple[str, ...]) -> AbstractSet[str]:
+def _domains(urls: list[str] | tuple[str, ...], hosts: tuple[str, ...]) -> AbstractSet[str]:
     """The hosts of the post's URLs and of the URLs in its text, with their parent domains."""
     domains: set[str] = set()
     for host in {*hosts, *map(_url_host, urls)}:

@@ -53,6 +53,7 @@ class OutboxWorker:
         self.services = services
         self.settings = settings
         self._wake = asyncio.Event()
+        self._round = asyncio.Lock()  # one round at a time: a drain beside the loop must not send a row twice
         self._task: asyncio.Task[None] | None = None
         self._last_sent: dict[tuple[str, int], datetime] = {}
         self.blocked: set[str] = set()  # platforms with due rows but no connected surface
@@ -119,13 +120,14 @@ class OutboxWorker:
     # one round -------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Try the next due row of every chat once; returns how many messages went out."""
-        now = self.services.now()
-        heads = await self.services.db.run(lambda s: _due_heads(s, now))
-        self.blocked = set()
-        self._throttled_until = None
-        ready = [item for item in heads if self._ready(item, now)]
-        results = await asyncio.gather(*(self._deliver(item) for item in ready))
-        return sum(results)
+        async with self._round:
+            now = self.services.now()
+            heads = await self.services.db.run(lambda s: _due_heads(s, now))
+            self.blocked = set()
+            self._throttled_until = None
+            ready = [item for item in heads if self._ready(item, now)]
+            results = await asyncio.gather(*(self._deliver(item) for item in ready))
+            return sum(results)
 
     async def drain(self, max_rounds: int = 10_000) -> int:
         """Run rounds until nothing more can be sent now (tests and shutdown flushes); returns how many went."""

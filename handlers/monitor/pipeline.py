@@ -8,6 +8,7 @@ alert names every matching watch that is active and not muted.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -76,28 +77,33 @@ class Pipeline:
 
     async def ingest(
         self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
-        only_matching: bool = False,
+        only_matching: bool = False, sample: float = 0.0,
     ) -> IngestResult:
         """Store, match and queue alerts for `posts`, one transaction per batch; the cursor goes with the last.
 
-        `only_matching` keeps only posts some watch matches (firehoses, which carry everything).
+        `only_matching` keeps only posts some watch matches (firehoses, which carry everything), and a
+        `sample` share of the others (chosen by post key, so a replayed post is chosen the same way).
         """
         batch_size = self.settings.ingest_batch
         pending = list(posts)
+        received = len(pending)
+        if only_matching:  # a firehose: what no watch wants is dropped before it costs a transaction
+            pending = [p for p in pending if self.matcher.match(p) or (sample and sampled(p, sample))]
         total = IngestResult()
         for start in range(0, max(len(pending), 1), batch_size):
             chunk = pending[start : start + batch_size]
             last = start + batch_size >= len(pending)
-            total.add(await self._ingest_batch(chunk, alert, cursor if last else None, only_matching))
+            total.add(await self._ingest_batch(chunk, alert, cursor if last else None, only_matching, sample))
+        total.received = received
         return total
 
     async def _ingest_batch(
-        self, posts: list[Post], alert: bool, cursor: CursorUpdate | None, only_matching: bool
+        self, posts: list[Post], alert: bool, cursor: CursorUpdate | None, only_matching: bool, sample: float
     ) -> IngestResult:
         unique = unique_posts(posts)
         matched = {post.key: self.matcher.match(post) for post in unique}
         if only_matching:
-            unique = [post for post in unique if matched[post.key]]
+            unique = [post for post in unique if matched[post.key] or (sample and sampled(post, sample))]
         now = self.clock()
         since = now - timedelta(seconds=self.settings.alert_max_age_s) if alert else None
 
@@ -126,6 +132,12 @@ def unique_posts(posts: Sequence[Post]) -> list[Post]:
             seen_hashes.add(digest)
         out.append(post)
     return out
+
+
+def sampled(post: Post, share: float) -> bool:
+    """Whether a post falls in a `share` (0..1) sample, decided by its key alone."""
+    digest = zlib.crc32(f"{post.source}\0{post.source_id}".encode())
+    return digest < share * 2**32
 
 
 def _hash_of(post: Post) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import re2
 
@@ -26,7 +27,9 @@ from handlers.monitor.normalise import (
     valid_host,
     valid_lang,
 )
-from handlers.monitor.post import Post
+
+if TYPE_CHECKING:
+    from handlers.monitor.post import Post
 
 MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 64

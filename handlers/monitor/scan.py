@@ -2,7 +2,11 @@
 
 Words are runs of letters, digits, `_` and combining marks in any script; each character of a script written
 without spaces (CJK, kana, Hangul, Thai, Lao, Myanmar, Khmer) is a word of its own. Text is folded first
-(NFKC + casefold), so `ＬｏｃｋＢｉｔ`, `LOCKBIT` and `lockbit` are one word.
+(NFKC + casefold), so `ＬｏｃｋＢｉｔ`, `LOCKBIT` and `lockbit` are one word. Terms written with symbols keep
+them: a `#` or `++` right after a word that no word character follows joins it (`C#`, `F#`, `C++`), and a `.`
+starting a word that does not start with a digit joins it (`.NET`, `.onion`; not `3.0` or ` .5`).
+A hashtag is a `#` after a separator other than `&` and `/`, outside URLs (`https://x.example/page#section`
+has no hashtag).
 
 The pass runs in C (`_scan.c`) when that was compiled at install, and in Python otherwise, with the same
 results, except that only C gives the token hashes the matcher's token filter needs. In C, characters
@@ -12,17 +16,25 @@ whose folding does not depend on their neighbours (nearly all text) are folded b
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
+import tempfile
 import unicodedata
 from array import array
 from collections.abc import Callable
+from pathlib import Path
 
 try:
     from handlers.monitor import _scan
 except ImportError:  # not compiled (no C compiler at install): the Python scan below gives the same result
     _scan = None
 
-__all__ = ["NATIVE", "Scan", "fold", "is_separator", "scan", "scan_folded", "scan_python", "word_prefix"]
+__all__ = [
+    "NATIVE", "Scan", "fold", "is_separator", "padded_tokens", "scan", "scan_folded", "scan_python", "symbol_spans",
+    "word_prefix",
+]
 
 NATIVE = _scan is not None
 
@@ -40,9 +52,12 @@ TABLE_END = 0x20000  # planes 0-1 (emoji included); rarer characters beyond coun
 Scan = tuple[str, tuple[str, ...], tuple[str, ...], bytes]
 
 
-def _char_table() -> list[int | str]:
+def _char_table(classes: list[int] | None = None) -> list[int | str]:
     """`str.translate` table: a word character (letter, digit, `_`, combining mark) maps to itself, a
-    separator to a space, a character of an unspaced script to itself between spaces."""
+    separator to a space, a character of an unspaced script to itself between spaces. From the classes in a
+    cached C table when there is one (quick), else from `unicodedata` (a few tenths of a second)."""
+    if classes is not None:
+        return [cp if c == 1 else " " if c == 0 else f" {chr(cp)} " for cp, c in enumerate(classes)]
     table: list[int | str] = []
     for cp in range(TABLE_END):
         ch = chr(cp)
@@ -55,7 +70,7 @@ def _char_table() -> list[int | str]:
     return table
 
 
-TRANSLATE = _char_table()
+TRANSLATE: list[int | str] = []  # filled below, once the cached C table is read (if there is one)
 
 
 def is_separator(ch: str) -> bool:
@@ -85,16 +100,64 @@ def scan_python(folded: str) -> Scan:
     """`scan` of folded text (or ASCII text as given) in Python, without token hashes: the reference for
     the C version, and the fallback when that is not compiled."""
     lowered = folded.lower() if folded.isascii() else folded
-    text = " " + " ".join(lowered.translate(TRANSLATE).split()) + " "
-    return text, _hashtags(lowered), _url_hosts(folded), b""
+    return padded_tokens(lowered), _hashtags(lowered), _url_hosts(folded), b""
+
+
+def padded_tokens(folded: str) -> str:
+    """The tokens of folded text as " tok tok " (two spaces when there is none)."""
+    joined = symbol_spans(folded)
+    if not joined:
+        return " " + " ".join(folded.translate(TRANSLATE).split()) + " "
+    pieces = []
+    last = 0
+    for start, end in joined.items():
+        pieces.append(folded[last:start].translate(TRANSLATE))
+        pieces.append(folded[start:end])
+        if folded[start] != ".":  # a suffix ends its token
+            pieces.append(" ")
+        last = end
+    pieces.append(folded[last:].translate(TRANSLATE))
+    return " " + " ".join("".join(pieces).split()) + " "
+
+
+_SYMBOLS = re.compile(r"[.#]|\+\+")
+
+
+def _is_word_char(ch: str) -> bool:
+    cp = ord(ch)
+    return cp >= TABLE_END or TRANSLATE[cp] == cp
+
+
+def symbol_spans(text: str) -> dict[int, int]:
+    """start → end of the symbols that join a token (`#` and `++` after a word, `.` before one), in order."""
+    if "." not in text and "#" not in text and "++" not in text:
+        return {}
+    spans = {}
+    for found in _SYMBOLS.finditer(text):
+        at, end = found.span()
+        if text[at] == ".":
+            after = text[at + 1 : at + 2]
+            if (after and _is_word_char(after) and after not in "0123456789"
+                    and (at == 0 or (text[at - 1] != "." and is_separator(text[at - 1])))):
+                spans[at] = end
+        elif at > 0 and _is_word_char(text[at - 1]) and (end == len(text) or not _is_word_char(text[end])):
+            spans[at] = end
+    return spans
+
+
+_URL_RUN = re.compile(r"://\S*")
 
 
 def _hashtags(text: str) -> tuple[str, ...]:
-    """The words right after a `#` that follows no word character and no `&` (`&#39;` is not a hashtag)."""
+    """The words right after a `#` that follows no word character, no `&` (`&#39;` is no hashtag) and no `/`,
+    outside URLs (a URL's `#fragment` is no hashtag)."""
     tags = []
+    urls = [m.span() for m in _URL_RUN.finditer(text)] if "://" in text else []
     at = text.find("#")
     while at >= 0:
-        if at == 0 or (text[at - 1] != "&" and is_separator(text[at - 1])):
+        if (at == 0 or (text[at - 1] not in "&/" and is_separator(text[at - 1]))) and not any(
+            start < at < end for start, end in urls
+        ):
             tag = word_prefix(text[at + 1 :])
             if tag:
                 tags.append(tag)
@@ -197,16 +260,52 @@ def _stable_as(ch: str, cls: int, stable: list[bool]) -> bool:
     return stable[cp] and _class(cp) == cls
 
 
-_table: bytes | None = None  # built on first use: it takes a few tenths of a second
+_table: bytes | None = None  # built on first use: it takes half a second, so it is cached on disk too
 
 
 def _loaded_table() -> bytes:
-    """The C scan's table, built on the first call."""
+    """The C scan's table: from the cache when one was written for this code and Unicode version, else built
+    (and cached for the next process, when the cache folder is writable)."""
     global _table
     if _table is None:
-        _table = _fold_table()
+        path = _cache_path()
+        _table = _read_cached(path)
+        if _table is None:
+            _table = _fold_table()
+            _write_cached(path, _table)
     return _table
 
+
+def _cache_path() -> Path:
+    """Where the table is cached: named for this module's code, the Unicode data and the Python version."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "socmint"
+    key = hashlib.sha256(f"{unicodedata.unidata_version}|{sys.version}|".encode() + Path(__file__).read_bytes())
+    return root / f"fold-table-{key.hexdigest()[:20]}.bin"
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """The cached table when it is there and intact (its first 32 bytes are the SHA-256 of the rest)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    table = data[32:]
+    return table if hashlib.sha256(table).digest() == data[:32] else None
+
+
+def _write_cached(path: Path, table: bytes) -> None:
+    """Cache the table (written whole, then renamed: a concurrent reader never sees half of it)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as out:
+            out.write(hashlib.sha256(table).digest() + table)
+        os.replace(out.name, path)
+    except OSError:
+        return
+
+
+_table = _read_cached(_cache_path())
+TRANSLATE[:] = _char_table(None if _table is None else [e >> 24 & 3 for e in array("I", _table[: 4 * TABLE_END])])
 
 if _scan is not None:
     if _scan.TABLE_END != TABLE_END:

@@ -3,27 +3,29 @@
 One APScheduler interval job per source (`poll:<source>`) runs at the shortest interval any of its
 watches asks for, with jitter; each run polls only the watches that are due. Cursors are saved in
 the same transaction as the posts they led to, so a restart resumes where polling stopped. Jobs
-live in memory and are rebuilt from the watches table at start-up and on every watch change.
-Sources with `firehose = true` in their settings are streamed instead of searched.
+live in memory: planned from the watches table at start-up (the queries parsed in a worker thread),
+then changed one watch at a time as watches are added, changed and removed. Sources with
+`firehose = true` in their settings are streamed instead of searched (stream.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.monitor.pipeline import CursorUpdate, IngestResult, load_cursor
-from handlers.monitor.post import Post
-from handlers.monitor.query import QueryError, TermKind, parse_query
+from handlers.monitor.query import Query, QueryError, TermKind, parse_query
 from handlers.monitor.sources.base import NeedsKey, NotSupported, Page, Source
+from handlers.monitor.stream import CURSOR_KEY, Ingests, StreamConsumer
 from storage import watches
-from storage.models import Watch
+from storage.models import Watch, WatchState
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -31,18 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 300.0
-STREAM_FLUSH_POSTS = 200
-STREAM_FLUSH_S = 1.0
 STREAM_RETRY_MAX_S = 300.0
-
-
-class Ingests(Protocol):
-    """What polling needs from the engine."""
-
-    async def ingest(
-        self, posts: Sequence[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
-        only_matching: bool = False,
-    ) -> IngestResult: ...
 
 
 @dataclass(frozen=True)
@@ -68,28 +59,45 @@ def registry_sources(services: Services) -> Callable[[], dict[str, Source]]:
     return load
 
 
-def plan_polls(
-    active: Sequence[Watch], sources: dict[str, Source], interval_for: Callable[[str], float], min_poll_s: float
-) -> dict[str, list[WatchPlan]]:
-    """Per source, the watches to poll there (sources without a key are left out)."""
-    plans: dict[str, list[WatchPlan]] = {}
-    for watch in active:
+def plan_watch(
+    watch: Watch, sources: dict[str, Source], interval_for: Callable[[str], float], min_poll_s: float,
+    query: Query | None = None,
+) -> dict[str, WatchPlan]:
+    """Per source, what to poll there for one watch (none when it is not active or its query does not parse;
+    sources without a key are left out). `query` is the watch's query when already parsed."""
+    if watch.state != WatchState.ACTIVE:
+        return {}
+    if query is None:
         try:
             query = parse_query(watch.query)
         except QueryError:
+            return {}
+    named = set(watch.sources)
+    in_query = {t.value for t in query.positive if t.kind is TermKind.SOURCE}
+    if in_query:
+        named = named & in_query if named else in_query
+    terms = tuple(dict.fromkeys(str(t) for t in query.positive if t.kind in (TermKind.TEXT, TermKind.TAG)))
+    # accounts are followed only on sources the watch names: a handle means nothing across sites
+    accounts = tuple(t.value for t in query.positive if t.kind is TermKind.AUTHOR) if named else ()
+    if not (terms or accounts):
+        return {}
+    plans = {}
+    for name, source in sources.items():
+        if (named and name not in named) or not source.configured():
             continue
-        named = set(watch.sources)
-        in_query = {t.value for t in query.positive if t.kind is TermKind.SOURCE}
-        if in_query:
-            named = named & in_query if named else in_query
-        terms = tuple(dict.fromkeys(str(t) for t in query.positive if t.kind in (TermKind.TEXT, TermKind.TAG)))
-        # accounts are followed only on sources the watch names: a handle means nothing across sites
-        accounts = tuple(t.value for t in query.positive if t.kind is TermKind.AUTHOR) if named else ()
-        for name, source in sources.items():
-            if (named and name not in named) or not source.configured() or not (terms or accounts):
-                continue
-            interval = max(min_poll_s, float(watch.interval_s or interval_for(name)))
-            plans.setdefault(name, []).append(WatchPlan(watch.id or 0, terms, accounts, interval))
+        interval = max(min_poll_s, float(watch.interval_s or interval_for(name)))
+        plans[name] = WatchPlan(watch.id or 0, terms, accounts, interval)
+    return plans
+
+
+def plan_polls(
+    active: Iterable[Watch], sources: dict[str, Source], interval_for: Callable[[str], float], min_poll_s: float
+) -> dict[str, list[WatchPlan]]:
+    """Per source, the watches to poll there."""
+    plans: dict[str, list[WatchPlan]] = {}
+    for watch in active:
+        for name, plan in plan_watch(watch, sources, interval_for, min_poll_s).items():
+            plans.setdefault(name, []).append(plan)
     return plans
 
 
@@ -102,9 +110,11 @@ class PollScheduler:
         self.settings = services.settings.monitor
         self._load_sources = sources
         self._sources: dict[str, Source] | None = None
-        self.plans: dict[str, list[WatchPlan]] = {}
+        self._plans: dict[str, dict[int, WatchPlan]] = {}  # source → watch id → plan
+        self._interval_counts: dict[str, Counter[float]] = {}  # source → interval → watches asking for it
         self.intervals: dict[str, float] = {}
         self.unsupported: dict[str, str] = {}  # "source:what" → why it is skipped
+        self.consumers: dict[str, StreamConsumer] = {}
         self._last_polled: dict[tuple[str, int], datetime] = {}
         self._streams: dict[str, asyncio.Task[None]] = {}
 
@@ -114,6 +124,11 @@ class PollScheduler:
             self._sources = self._load_sources()
         return self._sources
 
+    @property
+    def plans(self) -> dict[str, list[WatchPlan]]:
+        """Per source, the watches polled there."""
+        return {name: list(plan.values()) for name, plan in self._plans.items() if plan}
+
     def _interval_for(self, name: str) -> float:
         section = getattr(self.services.settings.sources, name, None)
         return float(getattr(section, "interval_s", DEFAULT_INTERVAL_S))
@@ -121,17 +136,65 @@ class PollScheduler:
     def _streams_for(self, name: str) -> bool:
         return bool(getattr(getattr(self.services.settings.sources, name, None), "firehose", False))
 
+    def _sample_for(self, name: str) -> float:
+        return float(getattr(getattr(self.services.settings.sources, name, None), "firehose_sample", 0.0))
+
     # jobs --------------------------------------------------------------------------------------
-    async def rebuild(self) -> None:
-        """Bring the polling jobs and streams in line with the active watches."""
-        active = await self.services.db.run(watches.active)
-        self.plans = plan_polls(active, self.sources, self._interval_for, self.settings.min_poll_s)
+    async def rebuild(self, active: Sequence[Watch] | None = None) -> None:
+        """Plan every active watch (read afresh unless given; queries parsed in a worker thread) and bring the
+        jobs in line."""
+        if active is None:
+            active = await self.services.db.run(watches.active)
+        sources = self.sources
+        plans = await asyncio.to_thread(plan_polls, active, sources, self._interval_for, self.settings.min_poll_s)
+        affected = set(self._plans) | set(plans)
+        self._plans = {name: {p.watch_id: p for p in plan} for name, plan in plans.items()}
+        self._interval_counts = {name: Counter(p.interval_s for p in plan) for name, plan in plans.items()}
+        self._sync(affected)
+
+    def watch_changed(self, watch: Watch, query: Query | None = None) -> None:
+        """Re-plan one watch (added, paused, resumed or edited): the cost of one query, whatever the number."""
+        affected = self._drop(watch.id or 0)
+        planned = plan_watch(watch, self.sources, self._interval_for, self.settings.min_poll_s, query)
+        for name, plan in planned.items():
+            self._plans.setdefault(name, {})[plan.watch_id] = plan
+            self._interval_counts.setdefault(name, Counter())[plan.interval_s] += 1
+            affected.add(name)
+        self._sync(affected)
+
+    def watch_removed(self, watch_id: int) -> None:
+        self._sync(self._drop(watch_id))
+
+    def _drop(self, watch_id: int) -> set[str]:
+        """Forget a watch's plans; the sources it was polled on."""
+        affected = set()
+        for name, plan in self._plans.items():
+            old = plan.pop(watch_id, None)
+            if old is not None:
+                counts = self._interval_counts[name]
+                counts[old.interval_s] -= 1
+                if not counts[old.interval_s]:
+                    del counts[old.interval_s]
+                affected.add(name)
+        return affected
+
+    def _sync(self, names: Iterable[str]) -> None:
+        """Bring the jobs and streams of these sources in line with their plans."""
         scheduler = self.services.scheduler
-        for name, plan in self.plans.items():
+        for name in names:
+            job_id = f"poll:{name}"
+            if not self._plans.get(name):
+                self._plans.pop(name, None)
+                self._interval_counts.pop(name, None)
+                if self.intervals.pop(name, None) is not None and scheduler.get_job(job_id) is not None:
+                    scheduler.remove_job(job_id)
+                stream = self._streams.pop(name, None)
+                if stream is not None:
+                    stream.cancel()
+                continue
             if self._streams_for(name):
                 self._start_stream(name)
-            interval = min(p.interval_s for p in plan)
-            job_id = f"poll:{name}"
+            interval = min(self._interval_counts[name])
             if self.intervals.get(name) == interval and scheduler.get_job(job_id) is not None:
                 continue
             self.intervals[name] = interval
@@ -141,14 +204,6 @@ class PollScheduler:
                 id=job_id, name=f"poll {name}", args=[name], replace_existing=True,
                 coalesce=True, max_instances=1, misfire_grace_time=int(interval), next_run_time=first,
             )
-        for name in list(self.intervals):
-            if name not in self.plans:
-                del self.intervals[name]
-                if scheduler.get_job(f"poll:{name}") is not None:
-                    scheduler.remove_job(f"poll:{name}")
-        for name in list(self._streams):
-            if name not in self.plans:
-                self._streams.pop(name).cancel()
 
     async def stop(self) -> None:
         for name in list(self.intervals):
@@ -163,10 +218,11 @@ class PollScheduler:
 
     def describe(self) -> str:
         """One line for /status: each polled source, its interval and watch count."""
-        if not self.plans:
+        plans = self.plans
+        if not plans:
             return "nothing to poll"
         parts = []
-        for name, plan in sorted(self.plans.items()):
+        for name, plan in sorted(plans.items()):
             how = "stream" if name in self._streams else f"every {int(self.intervals.get(name, 0))}s"
             parts.append(f"{name} {how} ({len(plan)} watches)")
         return "; ".join(parts)
@@ -180,7 +236,7 @@ class PollScheduler:
             return total
         job_interval = self.intervals.get(name, 0.0)
         streaming = name in self._streams
-        for plan in list(self.plans.get(name, ())):
+        for plan in list(self._plans.get(name, {}).values()):
             if not force and not self._due(name, plan, job_interval):
                 continue
             self._last_polled[(name, plan.watch_id)] = self.services.now()
@@ -245,31 +301,8 @@ class PollScheduler:
             wait = min(STREAM_RETRY_MAX_S, wait * 2)
 
     async def _consume(self, source: Source) -> None:
-        """Read the stream, handing posts over in batches (at most STREAM_FLUSH_S old) with their cursor."""
-        cursor = await self.services.db.run(lambda s: load_cursor(s, source.name, "stream"))
-        stream = aiter(source.stream(cursor))
-        buffer: list[Post] = []
-        position: str | None = None
-        pending: asyncio.Future[tuple[Post, str]] = asyncio.ensure_future(anext(stream))
-        try:
-            while True:
-                done, _ = await asyncio.wait({pending}, timeout=STREAM_FLUSH_S if buffer else None)
-                ended = False
-                if pending in done:
-                    try:
-                        post, position = pending.result()
-                    except StopAsyncIteration:
-                        ended = True
-                    else:
-                        buffer.append(post)
-                        pending = asyncio.ensure_future(anext(stream))
-                        if len(buffer) < STREAM_FLUSH_POSTS:
-                            continue
-                if buffer:
-                    await self.engine.ingest(buffer, cursor=CursorUpdate(source.name, "stream", position),
-                                             only_matching=True)
-                    buffer = []
-                if ended:
-                    return
-        finally:
-            pending.cancel()
+        """Read the stream from the saved cursor, handing posts over in batches flushed by age or size."""
+        cursor = await self.services.db.run(lambda s: load_cursor(s, source.name, CURSOR_KEY))
+        consumer = StreamConsumer(source, self.engine, cursor=cursor, sample=self._sample_for(source.name))
+        self.consumers[source.name] = consumer
+        await consumer.run()

@@ -55,17 +55,23 @@ def clean_url(url: str) -> str:
 
 def find_urls(text: str) -> list[str]:
     """http(s) URLs written in plain text."""
+    if "://" not in text:  # most posts: no regex pass at all (the firehose parses every post)
+        return []
     return _dedupe([clean_url(m.group(0)) for m in URL_RE.finditer(text)])
 
 
 def find_hashtags(text: str) -> list[str]:
     """#hashtags in plain text (without '#', case kept), skipping URL fragments."""
+    if "#" not in text:
+        return []
     stripped = URL_RE.sub(" ", text)
     return _dedupe([m.group(1) for m in HASHTAG_RE.finditer(stripped) if not m.group(1).isdigit()])
 
 
 def find_mentions(text: str) -> list[str]:
     """@mentions in plain text (without '@'; `user@host` kept whole), skipping e-mail addresses and URLs."""
+    if "@" not in text:
+        return []
     stripped = URL_RE.sub(" ", text)
     return _dedupe([m.group(1) for m in MENTION_RE.finditer(stripped)])
 
