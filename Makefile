@@ -11,7 +11,7 @@ TIME_SENSITIVE := tests/test_watch_*.py tests/test_digest.py tests/test_outbox.p
 	tests/test_governance.py tests/test_cases*.py tests/test_investigate_*.py tests/test_lookup_cache.py \
 	tests/test_imports.py tests/test_analysis_*.py tests/test_telegram_e2e.py tests/test_clock_travel.py
 
-.PHONY: run test test-travel soak bench lint clean
+.PHONY: run test test-travel postgres soak bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,12 +23,23 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/socmint run
 
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-travel
 
 test-travel: $(STAMP)
 	SOCMINT_TEST_TRAVEL=$(TRAVEL_TO) $(BIN)/python -m pytest $(TIME_SENSITIVE)
+
+# The PostgreSQL tests start their own private server from the OS packages' binaries. When those are missing and
+# we may install them (root with apt-get), install Debian's `postgresql`; never fatal: without it those tests are
+# skipped and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing PostgreSQL from the OS packages for the PostgreSQL tests" && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+	    || echo "could not install PostgreSQL: its tests will be skipped"; }; } || true
 
 soak: $(STAMP)
 	SOCMINT_SOAK=1 $(BIN)/python -m pytest tests/reliability -m "soak or not soak"
