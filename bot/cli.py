@@ -32,8 +32,14 @@ def _logging(settings: Settings) -> None:
 async def _serve(settings: Settings, *, console_only: bool) -> int:
     from bot.app import App
     from bot.surfaces.console import ConsoleSurface
+    from storage.db import MissingDriver
+    from storage.locks import AlreadyRunning
 
-    app = App(settings)
+    try:
+        app = App(settings)
+    except MissingDriver as exc:
+        print(f"socmint: {exc}", file=sys.stderr)
+        return 1
     app.services.background = not console_only
     surfaces = [] if console_only else app.chat_surfaces()
     console = None
@@ -48,7 +54,12 @@ async def _serve(settings: Settings, *, console_only: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start(surfaces)
+    try:
+        await app.start(surfaces)
+    except AlreadyRunning as exc:
+        print(f"socmint: {exc}", file=sys.stderr)
+        await app.stop()
+        return 1
     waiters = [asyncio.create_task(stop.wait())]
     if console:
         waiters.append(asyncio.create_task(console.done.wait()))

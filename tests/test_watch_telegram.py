@@ -26,6 +26,7 @@ async def test_alerts_reach_telegram_once_through_a_rate_limit(tmp_path: Path) -
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()
+        await surface.start_receiving()
         bot.services.surfaces[surface.name] = surface
         try:
             fake.send_command("/watch add lockbit", chat_id=OWNER, user_id=OWNER)

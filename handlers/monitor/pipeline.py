@@ -6,7 +6,7 @@ because posts, matches, alerts and the source cursor are committed together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +71,7 @@ class Pipeline:
         self.matcher = matcher
         self.settings = settings
         self.clock = clock
+        self.before_match: Callable[[], Awaitable[None]] | None = None  # brings the matcher up to date (#15)
 
     async def ingest(
         self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
@@ -92,6 +93,8 @@ class Pipeline:
     async def _ingest_batch(
         self, posts: list[Post], alert: bool, cursor: CursorUpdate | None, only_matching: bool
     ) -> IngestResult:
+        if self.before_match is not None:
+            await self.before_match()
         unique = unique_posts(posts)
         matched = {post.key: self.matcher.match(post) for post in unique}
         if only_matching:
