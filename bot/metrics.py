@@ -44,6 +44,9 @@ class Metrics:
         self.command_seconds = Histogram("socmint_command_duration_seconds", "Command run time, by command",
                                          ["command", "outcome"], registry=r,
                                          buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120))
+        self.watch_version = Gauge("socmint_watch_version",
+                                   "The latest watch change this process has applied (equal across processes "
+                                   "once they are in step)", registry=r)
         self.leader = Gauge("socmint_leader", "1 while this process is the leader (schedules, delivery)",
                             registry=r)
 

@@ -97,7 +97,7 @@ async def test_a_digest_fired_by_two_bots_at_once_is_queued_once(tmp_path: Path,
         for day in range(5):
             clock.advance(days=1)
 
-            def forget_last(session: Session) -> None:  # noqa: B023 (runs within the iteration)
+            def forget_last(session: Session) -> None:
                 session.execute(update(DigestSchedule).values(last_sent_period=None))
 
             if day % 2:  # also with a period never sent before

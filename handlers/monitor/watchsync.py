@@ -65,6 +65,7 @@ class WatchSync:
     def loaded(self, version: int) -> None:
         """Every watch was read at `version` (read before the watches themselves)."""
         self.version = version
+        self.services.metrics.watch_version.set(version)
 
     # keeping up ------------------------------------------------------------------------------------
     async def ensure_current(self) -> None:
@@ -85,6 +86,7 @@ class WatchSync:
             for watch_id in found.removed:
                 await self.engine.watch_removed(watch_id)
             self.version = found.version
+            self.services.metrics.watch_version.set(found.version)
             count = len(found.changed) + len(found.removed)
             self.applied += count
             return count
