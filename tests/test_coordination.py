@@ -110,3 +110,49 @@ async def test_a_digest_fired_by_two_bots_at_once_is_queued_once(tmp_path: Path,
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_telegram_webhook_replicas_each_serve_commands_and_none_long_polls(tmp_path: Path, pg_url: str) -> None:
+    """Behind a load balancer every replica receives (webhook mode): a command reaching the follower is answered
+    by it, and a watch it adds is matched by the leader."""
+    import socket
+
+    import httpx
+
+    from bot.surfaces.telegram import TelegramSurface
+    from tests.fakes.telegram_api import FakeBotAPI, message_update
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    ports = [free_port(), free_port()]
+    public = f"http://127.0.0.1:{ports[0]}/tg-hook"  # what Telegram is told; the balancer spreads it over both
+    async with FakeBotAPI() as fake:
+        replicas: list[BotHarness] = []
+        for n, port in enumerate(ports):
+            bot = BotHarness(tmp_path / f"r{n}", sets=[basics.commands, watch.commands], background=True,
+                             admins=["telegram:1"], database={"url": pg_url, "leader_check_s": 0.2},
+                             telegram={"token": fake.token, "api_url": fake.url, "webhook_url": public,
+                                       "webhook_port": port})
+            bot.services.extras["monitor"] = Monitor(bot.services, sources=dict)
+            await bot.start()
+            await bot.app.add_surface(TelegramSurface(bot.services, bot.app.router))
+            replicas.append(bot)
+        try:
+            leaders = [r.services.leadership.leading for r in replicas]
+            assert sorted(leaders) == [False, True]
+            follower = leaders.index(False)
+            update = {"update_id": 7, **message_update("/watch add lockbit", chat_id=1, user_id=1)}
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(f"http://127.0.0.1:{ports[follower]}/tg-hook", json=update)
+            assert answer.status_code == 200
+            [reply] = await fake.wait_for("sendMessage", chat_id=1)
+            assert "Watch 1" in fake.visible(reply)
+            leader = engine_of(replicas[1 - follower])
+            await until(lambda: 1 in leader.matcher)
+            assert fake.calls_to("getUpdates") == []  # no replica long-polls in webhook mode
+        finally:
+            for bot in reversed(replicas):
+                await bot.stop()  # its surfaces too
