@@ -10,6 +10,7 @@ BENCHMARKS = {
     "telegram": "bench.telegram_roundtrip",
     "matcher": "bench.matcher",
     "pipeline": "bench.pipeline",
+    "engines": "bench.engines",
     "jetstream": "bench.jetstream",
     "import": "bench.import_jsonl",
     "sweep": "bench.sweep",

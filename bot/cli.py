@@ -86,6 +86,29 @@ def cmd_console(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(settings, console_only=True))
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ask the running bot's /healthz (ops.port must be set): exit 0 when healthy (a container's health check)."""
+    import urllib.error
+    import urllib.request
+
+    settings = _settings()
+    if not settings.ops.port:
+        print("socmint: ops.port is not set (SOCMINT_OPS__PORT): the bot serves no /healthz", file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if settings.ops.listen in ("0.0.0.0", "::", "") else settings.ops.listen
+    url = f"http://{host}:{settings.ops.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            print(answer.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode() or f"HTTP {exc.code}")
+        return 1
+    except (urllib.error.URLError, TimeoutError) as exc:
+        print(f"socmint: no answer from {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else config_path()
     if path.exists() and not args.force:
@@ -151,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="start every configured chat surface and the scheduler").set_defaults(fn=cmd_run)
     sub.add_parser("console", help="serve commands on stdin/stdout").set_defaults(fn=cmd_console)
+    p = sub.add_parser("health", help="ask the running bot's /healthz (ops.port): exit 0 when healthy")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(fn=cmd_health)
     p = sub.add_parser("init", help="write a commented config file")
     p.add_argument("path", nargs="?")
     p.add_argument("--force", action="store_true")
