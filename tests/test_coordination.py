@@ -144,6 +144,7 @@ async def test_telegram_webhook_replicas_each_serve_commands_and_none_long_polls
             leaders = [r.services.leadership.leading for r in replicas]
             assert sorted(leaders) == [False, True]
             follower = leaders.index(False)
+            assert "follower (another process runs schedules and delivery)" in await replicas[follower].text("/status")
             update = {"update_id": 7, **message_update("/watch add lockbit", chat_id=1, user_id=1)}
             async with httpx.AsyncClient() as client:
                 answer = await client.post(f"http://127.0.0.1:{ports[follower]}/tg-hook", json=update)

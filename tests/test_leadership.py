@@ -93,13 +93,14 @@ async def test_a_second_bot_on_one_sqlite_file_is_refused_until_the_first_stops(
     first = BotHarness(tmp_path / "one", background=True, database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
     second = BotHarness(tmp_path / "two", background=True, database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
     await first.start()
-    assert first.services.leadership.leading
+    assert first.services.leadership.leading and "leader since" in await first.text("/status")
     with pytest.raises(AlreadyRunning, match="SQLite serves one bot process"):
         await second.start()
     await second.stop()
     commands_only = BotHarness(tmp_path / "three", database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
     await commands_only.start()  # `socmint console` and the CLI tools may share the file
     assert "Who am I" in await commands_only.text("/whoami")
+    assert "commands only (console)" in await commands_only.text("/status")
     await commands_only.stop()
     await first.stop()
     again = BotHarness(tmp_path / "four", background=True, database={"url": f"sqlite:///{tmp_path / 'x.db'}"})
