@@ -17,8 +17,7 @@ TIME_SENSITIVE := tests/test_watch_*.py tests/test_digest.py tests/test_outbox.p
 # (root with apt-get, as on CI); otherwise say how, and the bot answers PDF requests with the same advice.
 PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 
-.PHONY: run test test-travel soak bench lint clean pdf-libs
-
+.PHONY: run test test-travel postgres soak bench lint clean pdf-libs
 pdf-libs:
 	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('pangoft2-1.0'))" || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -35,12 +34,23 @@ $(STAMP): pyproject.toml handlers/monitor/_scan.c
 run: $(STAMP) pdf-libs
 	$(BIN)/socmint run
 
-test: $(STAMP) pdf-libs
+test: $(STAMP) pdf-libs postgres
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-travel
 
 test-travel: $(STAMP)
 	SOCMINT_TEST_TRAVEL=$(TRAVEL_TO) $(BIN)/python -m pytest $(TIME_SENSITIVE)
+
+# The PostgreSQL tests start their own private server from the OS packages' binaries. When those are missing and
+# we may install them (root with apt-get), install Debian's `postgresql`; never fatal: without it those tests are
+# skipped and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing PostgreSQL from the OS packages for the PostgreSQL tests" && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null 2>&1 \
+	    || echo "could not install PostgreSQL: its tests will be skipped"; }; } || true
 
 soak: $(STAMP)
 	SOCMINT_SOAK=1 $(BIN)/python -m pytest tests/reliability -m "soak or not soak"

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "matcher": "bench.matcher",
     "retrohunt": "bench.retrohunt",
     "pipeline": "bench.pipeline",
+    "engines": "bench.engines",
     "jetstream": "bench.jetstream",
     "import": "bench.import_jsonl",
     "sweep": "bench.sweep",

@@ -106,6 +106,7 @@ async def with_real_bot(fake: FakeBotAPI, data_dir: Path, db: DbClock,
     app.services.db.run = db.wrap(app.services.db.run)  # type: ignore[method-assign]
     surface = TelegramSurface(app.services, app.router)
     await surface.start()
+    await surface.start_receiving()
     try:
         return await run()
     finally:

@@ -10,14 +10,17 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.command import CommandSet
+from bot.leadership import Leadership
+from bot.ops import OpsServer
 from bot.router import Registry, Router
 from bot.services import Services
-from bot.surfaces.base import Surface
+from bot.surfaces.base import SingleReceiver, Surface
 from config.settings import Settings
 from handlers.catalog import command_sets
 from handlers.fetch import PoliteFetcher, make_client
 from storage import identity
 from storage.db import Database
+from storage.locks import AdvisoryLeaderLock, RunGuard, is_postgres, sqlite_file
 from storage.private import private_dir
 
 log = logging.getLogger(__name__)
@@ -37,9 +40,12 @@ class App:
         self.settings = settings
         self.sets = list(command_sets() if sets is None else sets)
         private_dir(settings.data_dir)
-        db = Database(settings.database.url or "")
+        url = settings.database.url or ""
+        db = Database(url)
         http = make_client(settings, **({"transport": http_transport} if http_transport else {}))
-        self.services = Services(settings=settings, db=db, http=http, scheduler=AsyncIOScheduler(timezone=UTC))
+        lock = AdvisoryLeaderLock(url) if is_postgres(url) else None
+        self.services = Services(settings=settings, db=db, http=http, scheduler=AsyncIOScheduler(timezone=UTC),
+                                 leadership=Leadership(lock, check_s=settings.database.leader_check_s))
         if clock:
             self.services.clock = clock
             self.services.started_at = clock()
@@ -48,10 +54,20 @@ class App:
         self.router = Router(self.services, self.registry)
         self.services.router = self.router
         self.surfaces: list[Surface] = []
+        self.ops: OpsServer | None = None
+        self._guard: RunGuard | None = None
         self._started = False
 
     async def start(self, surfaces: Iterable[Surface] = ()) -> None:
-        """Migrate, seed owners, run feature start hooks, start the scheduler and every surface."""
+        """Migrate, seed owners, run feature start hooks, start the scheduler and every surface, then take part
+        in the leader election (with background work on).
+
+        On SQLite a second bot with background work on the same file is refused (storage.locks.AlreadyRunning).
+        """
+        database = sqlite_file(self.services.db.url)
+        if self.services.background and database is not None:
+            self._guard = RunGuard(database)
+            self._guard.acquire()
         await asyncio.to_thread(self.services.db.migrate)
         await self.services.db.run(lambda s: identity.ensure_owners(s, self.settings.admins))
         if not self.services.scheduler.running:
@@ -61,10 +77,20 @@ class App:
                 await hook(self.services)
         for surface in surfaces:
             await self.add_surface(surface)
+        if self.services.background:
+            await self.services.leadership.start()
+        ops = self.settings.ops
+        if self.services.background and ops.port is not None:
+            self.ops = OpsServer(self.services, ops.listen, ops.port)
+            await self.ops.start()
         self._started = True
 
     async def add_surface(self, surface: Surface) -> None:
-        """Start a surface; a failure is logged and recorded, and never stops the others."""
+        """Start a surface; a failure is logged and recorded, and never stops the others.
+
+        A surface whose platform allows one receiver per bot (long polling, a gateway) receives in the leader
+        only; any other receives in every process.
+        """
         self.surfaces.append(surface)
         self.services.surfaces[surface.name] = surface
         try:
@@ -72,9 +98,20 @@ class App:
         except Exception as exc:
             log.error("surface %s failed to start: %s", surface.name, exc)
             self.services.record_error(surface.name, f"failed to start: {exc}")
+            return
+        if not isinstance(surface, SingleReceiver):
+            return
+        if surface.single_receiver and self.services.background:
+            await self.services.leadership.add_duty(f"receive {surface.name}", surface.start_receiving,
+                                                    surface.stop_receiving)
+        else:
+            await surface.start_receiving()
 
     async def stop(self) -> None:
-        """Stop surfaces, then feature hooks, scheduler, in-flight commands, HTTP and database."""
+        """Hand leadership over, then stop surfaces, feature hooks, scheduler, in-flight commands, HTTP, database."""
+        await self.services.leadership.stop()
+        if self.ops is not None:
+            await self.ops.stop()
         for surface in reversed(self.surfaces):
             try:
                 await surface.stop()
@@ -92,6 +129,9 @@ class App:
             task.cancel()
         await self.services.http.aclose()
         self.services.db.close()
+        if self._guard is not None:
+            self._guard.release()
+            self._guard = None
 
     def chat_surfaces(self) -> list[Surface]:
         """The chat surfaces whose tokens are configured."""

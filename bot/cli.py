@@ -37,8 +37,14 @@ def _logging(settings: Settings) -> None:
 async def _serve(settings: Settings, *, console_only: bool) -> int:
     from bot.app import App
     from bot.surfaces.console import ConsoleSurface
+    from storage.db import MissingDriver
+    from storage.locks import AlreadyRunning
 
-    app = App(settings)
+    try:
+        app = App(settings)
+    except MissingDriver as exc:
+        print(f"socmint: {exc}", file=sys.stderr)
+        return 1
     app.services.background = not console_only
     surfaces = [] if console_only else app.chat_surfaces()
     console = None
@@ -53,7 +59,12 @@ async def _serve(settings: Settings, *, console_only: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start(surfaces)
+    try:
+        await app.start(surfaces)
+    except AlreadyRunning as exc:
+        print(f"socmint: {exc}", file=sys.stderr)
+        await app.stop()
+        return 1
     waiters = [asyncio.create_task(stop.wait())]
     if console:
         waiters.append(asyncio.create_task(console.done.wait()))
@@ -78,6 +89,29 @@ def cmd_console(args: argparse.Namespace) -> int:
     level = settings.log_level if settings.log_level == "DEBUG" else "WARNING"
     setup_logging(level, settings.log_format, settings.secrets())
     return asyncio.run(_serve(settings, console_only=True))
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Ask the running bot's /healthz (ops.port must be set): exit 0 when healthy (a container's health check)."""
+    import urllib.error
+    import urllib.request
+
+    settings = _settings()
+    if not settings.ops.port:
+        print("socmint: ops.port is not set (SOCMINT_OPS__PORT): the bot serves no /healthz", file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if settings.ops.listen in ("0.0.0.0", "::", "") else settings.ops.listen
+    url = f"http://{host}:{settings.ops.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            print(answer.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode() or f"HTTP {exc.code}")
+        return 1
+    except (urllib.error.URLError, TimeoutError) as exc:
+        print(f"socmint: no answer from {url}: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -159,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="start every configured chat surface and the scheduler").set_defaults(fn=cmd_run)
     sub.add_parser("console", help="serve commands on stdin/stdout").set_defaults(fn=cmd_console)
+    p = sub.add_parser("health", help="ask the running bot's /healthz (ops.port): exit 0 when healthy")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(fn=cmd_health)
     p = sub.add_parser("init", help="write a commented config file")
     p.add_argument("path", nargs="?")
     p.add_argument("--force", action="store_true")

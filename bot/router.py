@@ -487,8 +487,10 @@ class Router:
             self.services.record_error(f"/{command.name}", f"{type(exc).__name__} (ref {ref})", ctx.chat.key)
             outcome, detail = "error", f"{type(exc).__name__} ref {ref}"
             reply = Reply.error(f"/{command.name} failed unexpectedly (ref {ref}). It has been logged.")
+        elapsed = time.monotonic() - started
+        self.services.metrics.command_seconds.labels(command.name, outcome).observe(elapsed)
         log.info("command", extra={"command": command.name, "user": ctx.user.key, "chat": ctx.chat.key,
-                                   "outcome": outcome, "ms": int((time.monotonic() - started) * 1000)})
+                                   "outcome": outcome, "ms": int(elapsed * 1000)})
         if record is None:  # nothing changed: the answer first, the audit entry need not delay it
             try:
                 if reply is not None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.leadership import Leadership
+from bot.metrics import Metrics
 from bot.reply import Inline, Reply
 from config.masking import SecretMasker
 from config.settings import Settings
@@ -73,6 +75,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     background: bool = True  # False for `socmint console`: serve commands, start no pollers or schedules
+    leadership: Leadership = field(default_factory=Leadership)  # leader-only work (bot/leadership.py)
+    metrics: Metrics = field(default_factory=Metrics)  # what /metrics shows (bot/metrics.py)
     masker: SecretMasker = field(init=False)
 
     def __post_init__(self) -> None:

@@ -91,6 +91,23 @@ class DatabaseSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
+    leader_check_s: float = Field(
+        default=2, gt=0, le=60,
+        description="PostgreSQL: how often followers try to become the leader and the leader checks its lock",
+    )
+    watch_sync_s: float = Field(
+        default=1, gt=0, le=60,
+        description="SQLite: how often a running bot looks for watches changed by another process",
+    )
+
+
+class OpsSettings(BaseModel):
+    """The operator endpoints /healthz and /metrics: off unless a port is set; local unless told otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int | None = Field(default=None, ge=0, le=65535, description="serve /healthz and /metrics here (0: any)")
+    listen: str = Field(default="127.0.0.1", description="address to bind; 0.0.0.0 inside a container")
 
 
 class HttpSettings(BaseModel):
@@ -127,6 +144,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     commands: CommandSettings = Field(default_factory=CommandSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from bot import __version__
 from bot.command import Arg, CommandError, CommandSet, Context
 from bot.reply import Reply, bold, code
+from bot.services import Services
 from handlers.monitor.sources.registry import available_sources
 from storage import identity
 from storage.models import Role
@@ -91,6 +92,16 @@ async def whoami(ctx: Context) -> Reply:
     return reply
 
 
+def _role(services: Services) -> str:
+    """Whether this process leads (runs schedules and delivery) or follows, and since when."""
+    if not services.background:
+        return "commands only (console)"
+    leadership = services.leadership
+    if leadership.leading and leadership.since is not None:
+        return f"leader since {leadership.since:%Y-%m-%d %H:%M} UTC"
+    return "follower (another process runs schedules and delivery)"
+
+
 @commands.command("status", "Uptime, surfaces, sources and this chat's recent errors (admins: everything)",
                   example="/status")
 async def status(ctx: Context) -> Reply:
@@ -114,6 +125,7 @@ async def status(ctx: Context) -> Reply:
             ("database", f"{services.db.display_url.split('://')[0]}" + (f", {size / 1e6:.1f} MB" if size else "")),
             ("allowed chats", str(allowed)),
             ("scheduled jobs", str(len(jobs))),
+            ("this process", _role(services)),
             ("refusals silenced", f"{refusals} (strangers over the refusal limit)"),
         ]
     reply = Reply().kv(items, title="Status")  # type: ignore[arg-type]

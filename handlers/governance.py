@@ -92,19 +92,30 @@ async def governance_status(services: Services) -> StatusSection:
     return ("Governance", [
         ("retention", f"posts {days(r.posts_days)}, lookups {days(r.lookups_days)}, audit {days(r.audit_days)}, "
                       f"outbox {days(r.outbox_days)}, buttons {days(r.buttons_days)}"),
-        ("daily purge", f"{r.purge_at} UTC" if services.background else "off (console mode)"),
+        ("daily purge", _purge_where(services)),
         ("last purge", last_text),
         ("rate limits", f"{limits.per_user or '∞'} per user, {limits.per_chat or '∞'} per chat, "
                         f"per {limits.window_s:g} s" + (" (admins exempt)" if limits.exempt_admins else "")),
     ])
 
 
+def _purge_where(services: Services) -> str:
+    if not services.background:
+        return "off (console mode)"
+    when = f"{services.settings.governance.retention.purge_at} UTC"
+    return when if services.leadership.leading else f"{when}, by the leader process"
+
+
 @commands.on_start
 async def start(services: Services) -> None:
-    """Show governance in /status and, when running in the background, schedule the daily purge."""
+    """Show governance in /status and, in the background, schedule the daily purge (in the leader only)."""
     services.add_status(governance_status)
-    if not services.background:
-        return
+    if services.background:
+        await services.leadership.add_duty("daily purge", lambda: _schedule_purge(services),
+                                           lambda: _unschedule_purge(services))
+
+
+async def _schedule_purge(services: Services) -> None:
     hour, minute = (int(p) for p in services.settings.governance.retention.purge_at.split(":"))
     services.scheduler.add_job(
         _scheduled_purge, CronTrigger(hour=hour, minute=minute, timezone=UTC), args=[services], id=PURGE_JOB,
@@ -112,11 +123,15 @@ async def start(services: Services) -> None:
     )
 
 
+async def _unschedule_purge(services: Services) -> None:
+    if services.scheduler.get_job(PURGE_JOB) is not None:
+        services.scheduler.remove_job(PURGE_JOB)
+
+
 @commands.on_stop
 async def stop(services: Services) -> None:
     """Remove the purge job."""
-    if services.scheduler.get_job(PURGE_JOB) is not None:
-        services.scheduler.remove_job(PURGE_JOB)
+    await _unschedule_purge(services)
 
 
 def _report_table(reply: Reply, report: ErasureReport) -> Reply:

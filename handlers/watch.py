@@ -46,9 +46,13 @@ def engine(services: Services) -> Monitor:
 
 @commands.on_start
 async def start_monitor(services: Services) -> None:
-    """Compile the watches; in the background, deliver alerts and run polling and digest jobs."""
+    """Compile the watches; in the background, keep them in step with other processes, and as the leader
+    deliver alerts and run the polling, digest and signal jobs."""
     monitor = engine(services)
-    await monitor.start(background=services.background)
+    await monitor.start(background=False)
+    if services.background:
+        monitor.sync.start()
+        await services.leadership.add_duty("monitor", monitor.lead, monitor.follow)
     if monitor.status not in services.status_providers:
         services.status_providers.append(monitor.status)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -19,6 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 from sqlmodel import Session, create_engine
 
 import storage.models  # noqa: F401  (registers every table)
+from storage.locks import migration_lock
 from storage.private import PRIVATE_DIR, private_file, tighten
 
 T = TypeVar("T")
@@ -97,9 +99,45 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.close()
 
 
+class MissingDriver(RuntimeError):
+    """The database URL needs a driver that is not installed; the message says how to install it."""
+
+
+def _without_nul(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def postgres_json(value: object) -> str:
+    """JSON for a jsonb column: jsonb cannot hold \\u0000, so NUL characters in relayed data are dropped."""
+    dumped = json.dumps(value)
+    return json.dumps(_without_nul(value)) if "\\u0000" in dumped else dumped
+
+
+def postgres_url(url: str) -> str:
+    """A PostgreSQL URL with psycopg 3 as its driver unless another one is named."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "postgresql+psycopg":
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise MissingDriver("database.url is PostgreSQL but its driver is not installed: "
+                                "pip install 'socmint-bot[postgres]'") from None
+    return parsed.render_as_string(hide_password=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(postgres_url(url), pool_pre_ping=True, json_serializer=postgres_json)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -128,10 +166,18 @@ def alembic_config(url: str):  # -> alembic.config.Config
 
 
 def migrate(url: str, revision: str = "heads") -> None:
-    """Bring the schema at `url` up to `revision` (all heads by default); data is kept."""
+    """Bring the schema at `url` up to `revision` (all heads by default); data is kept.
+
+    One process at a time (storage.locks.migration_lock): the others wait, then find nothing left to do.
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url)
+    try:
+        with migration_lock(engine):
+            command.upgrade(alembic_config(url), revision)
+    finally:
+        engine.dispose()
 
 
 class Database:

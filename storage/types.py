@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
+
+#: Row ids and the references to them: 64-bit BIGINT on PostgreSQL. On SQLite INTEGER, which is 64-bit
+#: already and the only type whose primary key is the auto-numbered rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+#: JSON documents: `jsonb` on PostgreSQL (binary, indexable), JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

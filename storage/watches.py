@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from storage.models import (
@@ -13,6 +14,7 @@ from storage.models import (
     OutboxState,
     StoredPost,
     Watch,
+    WatchChange,
     WatchMatch,
     WatchSignal,
     WatchState,
@@ -155,6 +157,22 @@ def digest_schedules(session: Session) -> list[DigestSchedule]:
     return list(session.execute(select(DigestSchedule)).scalars())
 
 
+def claim_digest_period(session: Session, schedule_id: int, period: str) -> bool:
+    """Mark `period` as the schedule's last digest unless it already is; True for the one caller that did.
+
+    One conditional UPDATE: of two processes claiming at once, the second waits for the first's row lock
+    (PostgreSQL; SQLite lets one writer in at a time) and then finds nothing left to update.
+    """
+    last = col(DigestSchedule.last_sent_period)
+    claimed = session.execute(
+        update(DigestSchedule)
+        .where(col(DigestSchedule.id) == schedule_id, or_(last.is_(None), last != period))
+        .values(last_sent_period=period)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
 def signals_fired_since(session: Session, watch_id: int, since: datetime) -> set[tuple[str, str]]:
     """(kind, key) of the watch's signals alerted at or after `since`."""
     rows = session.execute(
@@ -177,3 +195,37 @@ def record_signal(session: Session, watch_id: int, kind: str, key: str, text: st
 def prune_signals(session: Session, before: datetime) -> int:
     """Forget signals last alerted before `before`; returns how many rows went."""
     return session.execute(delete(WatchSignal).where(col(WatchSignal.fired_at) < before)).rowcount
+
+
+# the watch change log (written by triggers; see migration 0009) ---------------------------------------------
+@dataclass
+class WatchChanges:
+    """What changed in the watches since a version: the watches as they are now, and those deleted."""
+
+    version: int
+    changed: list[Watch] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    gap: bool = False  # changes after the version were pruned unseen: reload every watch
+
+
+def change_version(session: Session) -> int:
+    """The watches' version: the id of the latest change (0 before any)."""
+    return int(session.execute(select(func.max(WatchChange.id))).scalar_one_or_none() or 0)
+
+
+def changes_since(session: Session, version: int) -> WatchChanges:
+    """The watches changed after `version`, read as they are now."""
+    latest, oldest = session.execute(select(func.max(WatchChange.id), func.min(WatchChange.id))).one()
+    if latest is None or latest <= version:
+        return WatchChanges(version)
+    if version and oldest > version + 1:
+        return WatchChanges(int(latest), list(session.execute(select(Watch)).scalars()), gap=True)
+    ids = sorted({int(r[0]) for r in session.execute(
+        select(WatchChange.watch_id).where(col(WatchChange.id) > version))})
+    found = {w.id: w for w in session.execute(select(Watch).where(col(Watch.id).in_(ids))).scalars()}
+    return WatchChanges(int(latest), [found[i] for i in ids if i in found], [i for i in ids if i not in found])
+
+
+def prune_changes(session: Session, before: datetime) -> int:
+    """Forget watch changes logged before `before`; returns how many rows went."""
+    return session.execute(delete(WatchChange).where(col(WatchChange.at) < before)).rowcount

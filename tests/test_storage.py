@@ -1,24 +1,32 @@
-"""Storage: migrations keep data across upgrades; SQLite runs in WAL with foreign keys."""
+"""Storage: migrations keep data across upgrades and build the models' schema on SQLite and PostgreSQL alike;
+several processes migrating one empty database at once all come up; SQLite runs in WAL with foreign keys."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text, update
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, func, inspect, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, select
 
-from storage.db import Database, FirstWrite, first_write, migrate
-from storage.models import AuditEntry, Chat, OutboxItem
+from storage.db import Database, FirstWrite, first_write, make_engine, migrate
+from storage.models import AuditEntry, Chat, OutboxItem, StoredPost, Watch
+
+ROOT = Path(__file__).resolve().parents[1]
+TOGETHER = 4  # processes migrating one empty database at the same moment
 
 
-def test_upgrade_from_older_schema_keeps_data(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+def test_upgrade_from_older_schema_keeps_data(db_url: str):
+    url = db_url
     migrate(url, "0001")  # a database made by the first release
-    engine = create_engine(url)
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO users (platform, platform_id, name, role, created_at, updated_at) "
                           "VALUES ('telegram', 42, 'ann', 30, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
@@ -32,6 +40,64 @@ def test_upgrade_from_older_schema_keeps_data(tmp_path: Path):
 
     assert heads == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
     assert {"users", "chats", "audit", "posts", "buttons"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrations_build_exactly_the_models_schema(db_url: str):
+    migrate(db_url)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": conn.dialect.name == "postgresql"})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()
+
+
+async def test_ids_are_64_bit_and_json_round_trips(db_url: str):
+    """Ids past 2^31 (PostgreSQL's old `serial` limit) are stored and read back; JSON, NUL characters
+    included (which jsonb cannot hold), round-trips without losing the row."""
+    from datetime import UTC, datetime
+
+    db = Database(db_url)
+    db.migrate()
+    big = 2**40
+    now = datetime.now(UTC)
+
+    def write(session):  # type: ignore[no-untyped-def]
+        if session.get_bind().dialect.name == "postgresql":  # a serial's sequence would refuse this
+            session.execute(text("SELECT setval(pg_get_serial_sequence('watches', 'id'), :n)"), {"n": big})
+        session.add(Watch(id=big, chat_platform="telegram", chat_id=-(2**52), query="lockbit", sources=["rss"],
+                          created_by="t", created_at=now))
+        session.add(StoredPost(source="rss", source_id="1", text="x", created_at=now, content_hash="h",
+                               raw={"note": "a\x00b", "nested": [{"k": "v"}]}))
+
+    await db.run(write)
+
+    def read(session):  # type: ignore[no-untyped-def]
+        watch = session.get(Watch, big)
+        post = session.exec(select(StoredPost)).one()
+        following = Watch(chat_platform="telegram", chat_id=1, query="next", created_by="t", created_at=now)
+        session.add(following)
+        session.flush()
+        return watch.sources, watch.chat_id, post.raw, following.id
+
+    sources, chat_id, raw, next_id = await db.run(read)
+    assert (sources, chat_id) == (["rss"], -(2**52))
+    assert raw["nested"] == [{"k": "v"}] and raw["note"] in ("a\x00b", "ab")  # PostgreSQL drops the NUL
+    assert next_id > big  # the id sequence is 64-bit too
+    db.close()
+
+
+def test_processes_migrating_one_empty_database_together_all_come_up(db_url: str):
+    script = "import sys; from storage.db import migrate; migrate(sys.argv[1]); print('migrated')"
+    procs = [subprocess.Popen([sys.executable, "-c", script, db_url], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(TOGETHER)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * TOGETHER, [err[-800:] for _, err in results]
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        versions = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    engine.dispose()
+    assert len(versions) == len(set(versions)) == 1  # one head, recorded once
 
 
 async def test_database_pragmas_and_threaded_run(tmp_path: Path):

@@ -266,6 +266,7 @@ async def test_the_token_never_reaches_the_logs(tmp_path: Path, caplog: pytest.L
             await harness.start()
             surface = TelegramSurface(harness.services, harness.app.router)
             await surface.start()
+            await surface.start_receiving()
             fake.fail_conflict()
             fake.fail("sendMessage", 400, "Bad Request: chat not found")
             fake.send_command("/whoami", chat_id=OWNER, user_id=OWNER)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.reply import Reply
 
@@ -28,3 +28,19 @@ class Surface(Protocol):
 
     async def deliver(self, chat_id: int, reply: Reply) -> None:
         """Send `reply` to a chat unprompted (alerts, digests); raise bot.services.DeliveryError on failure."""
+
+
+@runtime_checkable
+class SingleReceiver(Protocol):
+    """A surface that starts receiving separately from `start`, because its platform may allow only one
+    receiver per bot (Telegram long polling, the Discord gateway): then only the leader receives."""
+
+    @property
+    def single_receiver(self) -> bool:
+        """True when only one process may receive (polling, gateway); False for webhooks."""
+
+    async def start_receiving(self) -> None:
+        """Begin taking updates from the platform."""
+
+    async def stop_receiving(self) -> None:
+        """Stop taking updates; sending keeps working."""

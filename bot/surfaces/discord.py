@@ -337,9 +337,23 @@ class DiscordSurface:
         if self.settings.gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.settings.gateway_url)
 
+    @property
+    def single_receiver(self) -> bool:
+        """One gateway connection per bot (without sharding): only the leader connects."""
+        return True
+
     async def start(self) -> None:
         self.apply_endpoints()
-        self._task = asyncio.create_task(self._supervise(), name="discord")
+
+    async def start_receiving(self) -> None:
+        """Log in and keep the gateway connection up (in the background, reconnecting)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._supervise(), name="discord")
+
+    async def stop_receiving(self) -> None:
+        """Close the gateway connection, leaving the client ready to connect again."""
+        await self.stop()
+        self.client.clear()
 
     async def _supervise(self) -> None:
         token = self.settings.token.get_secret_value() if self.settings.token else ""
@@ -370,6 +384,8 @@ class DiscordSurface:
         await self.client.close()
         if self._task:
             self._task.cancel()
+            self._task = None
+        self.mark_connected(False, "closed")
 
     async def sync_commands(self) -> None:
         """Publish slash commands: to the configured guilds (instant) or globally."""

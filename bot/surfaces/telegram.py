@@ -274,6 +274,7 @@ class TelegramSurface:
         self.app = build_application(self.settings, self.monitor, self.inbox)
         self.bot = self.app.bot
         self._running = False
+        self._polling = False
         command_filter = filters.COMMAND | (filters.CaptionRegex(r"^/") & filters.Document.ALL)
         self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & command_filter, self._on_command))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
@@ -283,10 +284,16 @@ class TelegramSurface:
     def connected(self) -> bool:
         if not self._running:
             return False
-        return True if self.settings.webhook_url else self.monitor.ok
+        return True if self.settings.webhook_url or not self._polling else self.monitor.ok
+
+    @property
+    def single_receiver(self) -> bool:
+        """Long polling allows one receiver per token (Telegram answers a second one 409); webhooks any number."""
+        return not self.settings.webhook_url
 
     # lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
+        """Connect for sending; with a webhook, receive too (long polling starts in `start_receiving`)."""
         try:
             await self.app.initialize()
         except InvalidToken:
@@ -314,18 +321,34 @@ class TelegramSurface:
             )
             log.info("Telegram surface up as @%s (webhook)", self.bot.username)
         else:
-            await updater.start_polling(
-                timeout=self.settings.poll_timeout_s,
-                allowed_updates=["message", "callback_query"],
-                bootstrap_retries=BOOTSTRAP_RETRIES,
-                error_callback=self._on_poll_error,
-            )
-            self.monitor.succeeded()  # getMe and deleteWebhook just worked; polls report from here on
-            log.info("Telegram surface up as @%s (long polling)", self.bot.username)
+            log.info("Telegram surface up as @%s (sending; long polling in the leader)", self.bot.username)
         self._running = True
+
+    async def start_receiving(self) -> None:
+        """Start long polling (nothing to do with a webhook, which receives from `start`)."""
+        updater = self.app.updater
+        if self.settings.webhook_url or updater is None or updater.running:
+            return
+        await updater.start_polling(
+            timeout=self.settings.poll_timeout_s,
+            allowed_updates=["message", "callback_query"],
+            bootstrap_retries=BOOTSTRAP_RETRIES,
+            error_callback=self._on_poll_error,
+        )
+        self._polling = True
+        self.monitor.succeeded()  # getMe and deleteWebhook just worked; polls report from here on
+        log.info("Telegram long polling as @%s", self.bot.username)
+
+    async def stop_receiving(self) -> None:
+        """Stop long polling; sending keeps working."""
+        updater = self.app.updater
+        self._polling = False
+        if not self.settings.webhook_url and updater is not None and updater.running:
+            await updater.stop()
 
     async def stop(self) -> None:
         self._running = False
+        self._polling = False
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()

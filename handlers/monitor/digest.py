@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
 from bot.csvfile import csv_bytes
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 PERIOD = timedelta(days=1)
 CATCH_UP = timedelta(hours=12)  # a digest missed while the bot was down is still sent this late
+REFRESH_S = 60.0  # the leader re-reads the schedules this often (one may be set through another process)
+REFRESH_JOB = "digest:refresh"
 SPIKE_MIN = 5  # a spike needs at least this many matches
 SPIKE_RATIO = 3.0  # and this many times the previous period
 TOP_POSTS = 3
@@ -295,6 +298,20 @@ class DigestScheduler:
                 self.services.scheduler.remove_job(job_id)
         self.jobs = wanted
 
+    def start(self) -> None:
+        """Re-read the schedules every REFRESH_S, so a digest set through another process is scheduled here."""
+        self.services.scheduler.add_job(
+            self.rebuild, IntervalTrigger(seconds=REFRESH_S), id=REFRESH_JOB, name="digest schedules",
+            replace_existing=True, coalesce=True, max_instances=1,
+        )
+
+    def stop(self) -> None:
+        """Remove every digest job (this process no longer leads)."""
+        for job_id in [*self.jobs, REFRESH_JOB]:
+            if self.services.scheduler.get_job(job_id) is not None:
+                self.services.scheduler.remove_job(job_id)
+        self.jobs = set()
+
     def _schedule_job(self, schedule: DigestSchedule) -> str:
         at = parse_time(schedule.time)
         job_id = f"digest:{schedule.chat_platform}:{schedule.chat_id}"
@@ -321,7 +338,7 @@ class DigestScheduler:
             return row
 
         row = await self.services.db.run(save)
-        if self.services.background:
+        if self.services.background and self.services.leadership.leading:
             self.jobs.add(self._schedule_job(row))
         return row
 
@@ -347,19 +364,21 @@ class DigestScheduler:
         return getattr(job, "next_run_time", None) if job is not None else None
 
     async def fire(self, platform: str, chat_id: int) -> bool:
-        """Queue the digest due now for a chat, unless its period was already queued."""
+        """Queue the digest due now for a chat, unless its period was already queued.
+
+        The period is claimed with one conditional UPDATE in the same transaction as the outbox row, so
+        two processes firing the same digest at once queue it once.
+        """
         now = self.services.now()
 
         def queue(session: Session) -> bool:
             schedule = watches.digest_for_chat(session, platform, chat_id)
-            if schedule is None:
+            if schedule is None or schedule.id is None:
                 return False
             until = latest_fire(schedule.time, schedule.tz, now)
             period = period_label(until, schedule.tz)
-            if schedule.last_sent_period == period:
+            if not watches.claim_digest_period(session, schedule.id, period):
                 return False
-            schedule.last_sent_period = period
-            session.add(schedule)
             session.add(OutboxItem(
                 chat_platform=platform, chat_id=chat_id, created_at=now, next_attempt_at=now,
                 payload={"kind": "digest", "since": (until - PERIOD).isoformat(), "until": until.isoformat(),
@@ -369,6 +388,7 @@ class DigestScheduler:
 
         queued = await self.services.db.run(queue)
         if queued:
+            self.services.metrics.alerts_queued.labels("digest").inc()
             self.outbox.wake()
         return queued
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ from handlers.monitor.query import Query, QueryError, parse_query
 from handlers.monitor.scheduler import PollScheduler, registry_sources
 from handlers.monitor.signals import SignalAlerts
 from handlers.monitor.sources.base import Source
+from handlers.monitor.watchsync import WatchSync
 from storage import watches
 from storage.models import Watch, WatchState
 
@@ -45,30 +46,48 @@ class Monitor:
         self.digests = DigestScheduler(services, self.outbox)
         self.outbox.builders["digest"] = self.digests.build_from_payload
         self.signals = SignalAlerts(services, self.outbox)
+        self.sync = WatchSync(services, self)
+        self.pipeline.before_match = self.sync.ensure_current
         self.running = False
         self._rebuilding: asyncio.Task[None] | None = None
         self.heap = LongLivedHeap()
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> None:
-        """Compile every active watch; with `background`, start delivery, polling, digest and signal jobs."""
-        active = await self.services.db.run(watches.active)
+        """Compile every active watch; with `background`, also `lead` (what `socmint run` does as the leader)."""
+        version, active = await self.services.db.run(lambda s: (watches.change_version(s), watches.active(s)))
         await asyncio.to_thread(self.load, active)
+        self.sync.loaded(version)  # read first: a change between the two reads is applied again, never missed
         if background:
-            self.running = True
-            self.outbox.start()
-            await self.polls.rebuild(active)
-            await self.digests.rebuild()
-            self.signals.start()
-            self.heap.settle()
+            await self.lead(active)
+        self.heap.settle()
 
-    async def stop(self) -> None:
+    async def lead(self, active: Sequence[Watch] | None = None) -> None:
+        """The leader's work: deliver alerts, run polling, digest and signal jobs.
+
+        Delivery is leader-only until the outbox is claimed per chat in the database (#15 part B); then every
+        process delivers.
+        """
+        self.running = True
+        self.outbox.start()
+        await self.polls.rebuild(active)
+        await self.digests.rebuild()
+        self.digests.start()
+        self.signals.start()
+
+    async def follow(self) -> None:
+        """Stop the leader's work (leadership moved elsewhere, or shutdown)."""
         self.running = False
         if self._rebuilding is not None:
             await self._rebuilding
         self.signals.stop()
+        self.digests.stop()
         await self.polls.stop()
         await self.outbox.stop()
+
+    async def stop(self) -> None:
+        await self.sync.stop()
+        await self.follow()
 
     # the public entry point ------------------------------------------------------------------
     async def ingest(
@@ -82,9 +101,17 @@ class Monitor:
         """
         result = await self.pipeline.ingest(posts, alert=alert, cursor=cursor, only_matching=only_matching,
                                             sample=sample)
+        self._count(result)
         if result.alerts:
             self.outbox.wake()
         return result
+
+    def _count(self, result: IngestResult) -> None:
+        metrics = self.services.metrics
+        metrics.posts_received.inc(result.received)
+        metrics.posts_ingested.inc(result.stored)
+        metrics.matches.inc(result.matches)
+        metrics.alerts_queued.labels("alert").inc(result.alerts)
 
     # watch changes ---------------------------------------------------------------------------
     def load(self, active: Iterable[Watch]) -> None:

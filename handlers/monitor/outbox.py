@@ -178,10 +178,12 @@ class OutboxWorker:
         sent_at = self.services.now()
         self._last_sent[(item.chat_platform, item.chat_id)] = sent_at
         await self.services.db.run(lambda s: _mark_sent(s, item.id or 0, sent_at))
+        self.services.metrics.alerts_sent.labels(item.chat_platform).inc()
         return 1
 
     async def _mark_failed(self, item: OutboxItem, error: str) -> None:
         self.given_up += 1
+        self.services.metrics.alerts_failed.labels(item.chat_platform).inc()
         await self.services.db.run(lambda s: _set_failed(s, item.id or 0, error))
 
     async def _failed_attempt(

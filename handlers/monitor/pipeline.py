@@ -9,7 +9,7 @@ alert names every matching watch that is active and not muted.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +74,7 @@ class Pipeline:
         self.matcher = matcher
         self.settings = settings
         self.clock = clock
+        self.before_match: Callable[[], Awaitable[None]] | None = None  # brings the matcher up to date (#15)
 
     async def ingest(
         self, posts: Iterable[Post], *, alert: bool = True, cursor: CursorUpdate | None = None,
@@ -100,6 +101,8 @@ class Pipeline:
     async def _ingest_batch(
         self, posts: list[Post], alert: bool, cursor: CursorUpdate | None, only_matching: bool, sample: float
     ) -> IngestResult:
+        if self.before_match is not None:
+            await self.before_match()
         unique = unique_posts(posts)
         matched = {post.key: self.matcher.match(post) for post in unique}
         if only_matching:

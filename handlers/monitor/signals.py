@@ -109,5 +109,6 @@ class SignalAlerts:
                 self.services.record_error("signals", f"watch {watch_id}: {type(exc).__name__}: {exc}")
         await self.services.db.run(lambda s: watches.prune_signals(s, now - KEEP_SIGNALS))
         if queued:
+            self.services.metrics.alerts_queued.labels("signal").inc(queued)
             self.outbox.wake()
         return queued

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, UTCDateTime, utcnow
 
 
 class AuditEntry(SQLModel, table=True):
@@ -14,7 +14,7 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     user: str = Field(max_length=64, index=True)  # "telegram:123"
     chat: str = Field(max_length=64)

@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, Json, UTCDateTime, utcnow
 
 
 class CaseStatus(StrEnum):
@@ -25,7 +25,7 @@ class Case(SQLModel, table=True):
     __tablename__ = "cases"
     __table_args__ = (Index("ix_cases_chat", "chat_platform", "chat_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     chat_platform: str = Field(max_length=16)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     title: str = Field(max_length=256)
@@ -45,14 +45,14 @@ class CaseEntity(SQLModel, table=True):
     __tablename__ = "case_entities"
     __table_args__ = (UniqueConstraint("case_id", "kind", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    case_id: int = Field(sa_column=Column(BigId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
     kind: str = Field(max_length=16)
     key: str = Field(max_length=512)
     value: str = Field(max_length=2048)
-    attrs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    attrs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    sources: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
     added_by: str = Field(max_length=128)
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -63,12 +63,12 @@ class CaseLink(SQLModel, table=True):
     __tablename__ = "case_links"
     __table_args__ = (UniqueConstraint("case_id", "src_id", "dst_id", "kind"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    case_id: int = Field(sa_column=Column(BigId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
     src_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("case_entities.id", ondelete="CASCADE"), nullable=False))
+        sa_column=Column(BigId, ForeignKey("case_entities.id", ondelete="CASCADE"), nullable=False))
     dst_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("case_entities.id", ondelete="CASCADE"), nullable=False))
+        sa_column=Column(BigId, ForeignKey("case_entities.id", ondelete="CASCADE"), nullable=False))
     kind: str = Field(max_length=32)
     source: str = Field(default="", max_length=64)
     added_by: str = Field(max_length=128)
@@ -80,9 +80,9 @@ class CaseNote(SQLModel, table=True):
 
     __tablename__ = "case_notes"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     case_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True))
+        sa_column=Column(BigId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True))
     text: str
     by: str = Field(max_length=128)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -94,8 +94,8 @@ class CaseEvent(SQLModel, table=True):
     __tablename__ = "case_events"
     __table_args__ = (Index("ix_case_events_case", "case_id", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    case_id: int = Field(sa_column=Column(BigId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     by: str = Field(max_length=128)
     action: str = Field(max_length=32)
@@ -109,6 +109,6 @@ class CurrentCase(SQLModel, table=True):
 
     chat_platform: str = Field(max_length=16, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    case_id: int = Field(sa_column=Column(Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
+    case_id: int = Field(sa_column=Column(BigId, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False))
     set_by: str = Field(max_length=128)
     set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -8,7 +8,7 @@ from enum import IntEnum
 from sqlalchemy import BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, UTCDateTime, utcnow
 
 
 class Role(IntEnum):
@@ -41,7 +41,7 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("platform", "platform_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     platform: str = Field(max_length=16)
     platform_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     name: str | None = Field(default=None, max_length=256)  # display only
@@ -57,7 +57,7 @@ class Chat(SQLModel, table=True):
     __tablename__ = "chats"
     __table_args__ = (UniqueConstraint("platform", "platform_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     platform: str = Field(max_length=16)
     platform_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     kind: str = Field(default="private", max_length=16)

@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, Json, UTCDateTime, utcnow
 
 
 class InvestigationStatus(StrEnum):
@@ -36,7 +36,7 @@ class Investigation(SQLModel, table=True):
     __tablename__ = "investigations"
     __table_args__ = (Index("ix_investigations_chat", "chat_platform", "chat_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     chat_platform: str = Field(max_length=16)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     kind: str = Field(max_length=16)
@@ -48,8 +48,8 @@ class Investigation(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     requests_used: int = 0
     requests_max: int = 0
-    case_id: int | None = None
-    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    case_id: int | None = Field(default=None, sa_type=BigId)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
 
 
 class ChecklistItem(SQLModel, table=True):
@@ -58,9 +58,9 @@ class ChecklistItem(SQLModel, table=True):
     __tablename__ = "investigation_checklist"
     __table_args__ = (UniqueConstraint("investigation_id", "step"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     investigation_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("investigations.id", ondelete="CASCADE"), nullable=False, index=True))
+        sa_column=Column(BigId, ForeignKey("investigations.id", ondelete="CASCADE"), nullable=False, index=True))
     position: int = 0
     step: str = Field(max_length=32)
     label: str = Field(max_length=100)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import BigId, UTCDateTime
 
 
 class PostIOC(SQLModel, table=True):
@@ -19,8 +19,8 @@ class PostIOC(SQLModel, table=True):
         Index("ix_post_iocs_value", "kind", "value"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    post_id: int = Field(sa_column=Column(Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    post_id: int = Field(sa_column=Column(BigId, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
     kind: str = Field(max_length=16)
     value: str = Field(max_length=2048)
     seen_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from storage.types import BigId, Json, UTCDateTime
 
 
 class LookupCache(SQLModel, table=True):
@@ -17,9 +17,9 @@ class LookupCache(SQLModel, table=True):
     __tablename__ = "lookup_cache"
     __table_args__ = (UniqueConstraint("provider", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     provider: str = Field(max_length=32)
     key: str = Field(max_length=512)
-    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    value: Any = Field(default=None, sa_column=Column(Json, nullable=True))
     fetched_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, Json, UTCDateTime, utcnow
 
 
 class StoredPost(SQLModel, table=True):
@@ -20,7 +20,7 @@ class StoredPost(SQLModel, table=True):
         Index("ix_posts_author", "source", "author_handle"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     source: str = Field(max_length=32)
     source_id: str = Field(max_length=256)
     url: str | None = Field(default=None, max_length=2048)
@@ -35,10 +35,10 @@ class StoredPost(SQLModel, table=True):
     reply_to: str | None = Field(default=None, max_length=256)
     thread_id: str | None = Field(default=None, max_length=256)
     content_hash: str = Field(max_length=64, index=True)
-    mentions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    hashtags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    urls: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    geo: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    engagement: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    mentions: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    hashtags: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    urls: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    geo: dict[str, Any] | None = Field(default=None, sa_column=Column(Json, nullable=True))
+    engagement: dict[str, int] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    raw: dict[str, Any] | None = Field(default=None, sa_column=Column(Json, nullable=True))

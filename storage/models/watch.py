@@ -6,10 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import BigId, Json, UTCDateTime, utcnow
 
 
 class WatchState(StrEnum):
@@ -34,11 +34,11 @@ class Watch(SQLModel, table=True):
     __tablename__ = "watches"
     __table_args__ = (Index("ix_watches_chat", "chat_platform", "chat_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     chat_platform: str = Field(max_length=16)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     query: str = Field(max_length=2000)
-    sources: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sources: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
     interval_s: int | None = None  # None: each source's own poll interval
     state: str = Field(default=WatchState.ACTIVE.value, max_length=16)
     muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -58,10 +58,10 @@ class WatchMatch(SQLModel, table=True):
         Index("ix_watch_matches_post", "post_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    watch_id: int = Field(sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
-    post_id: int = Field(sa_column=Column(Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
-    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    watch_id: int = Field(sa_column=Column(BigId, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
+    post_id: int = Field(sa_column=Column(BigId, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False))
+    terms: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -71,8 +71,8 @@ class WatchSignal(SQLModel, table=True):
     __tablename__ = "watch_signals"
     __table_args__ = (UniqueConstraint("watch_id", "kind", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    watch_id: int = Field(sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    watch_id: int = Field(sa_column=Column(BigId, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False))
     kind: str = Field(max_length=16)  # "spike" or "surge"
     key: str = Field(max_length=256)  # the spiking term, or the surging bucket's start
     text: str = Field(max_length=500)
@@ -92,14 +92,15 @@ class OutboxItem(SQLModel, table=True):
         UniqueConstraint("post_id", "chat_platform", "chat_id", name="uq_outbox_post_chat"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     chat_platform: str = Field(max_length=16)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     watch_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=True)
+        default=None, sa_column=Column(BigId, ForeignKey("watches.id", ondelete="CASCADE"), nullable=True)
     )
-    post_id: int | None = None  # alerts: the post (no foreign key: a purged post keeps its pending alert)
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # alerts: the post (no foreign key: a purged post keeps its pending alert)
+    post_id: int | None = Field(default=None, sa_type=BigId)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     state: str = Field(default=OutboxState.PENDING.value, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
@@ -125,7 +126,7 @@ class DigestSchedule(SQLModel, table=True):
     __tablename__ = "digest_schedules"
     __table_args__ = (UniqueConstraint("chat_platform", "chat_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     chat_platform: str = Field(max_length=16)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     time: str = Field(max_length=5)
@@ -133,3 +134,15 @@ class DigestSchedule(SQLModel, table=True):
     last_sent_period: str | None = Field(default=None, max_length=32)  # the local date last covered
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WatchChange(SQLModel, table=True):
+    """A watch was created, changed or deleted: written by database triggers (migration 0009), read by every
+    process to keep its matcher in step. The highest id is the watches' version; ids never go back."""
+
+    __tablename__ = "watch_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    watch_id: int = Field(sa_type=BigId)  # no foreign key: the row outlives a deleted watch
+    at: datetime = Field(sa_type=UTCDateTime, index=True)

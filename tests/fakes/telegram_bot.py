@@ -36,6 +36,7 @@ async def telegram_bot(tmp_path: Path, sets: Iterable[CommandSet], owner: int, *
         await harness.start()
         surface = TelegramSurface(harness.services, harness.app.router)
         await surface.start()
+        await surface.start_receiving()
         harness.services.surfaces[surface.name] = surface
         try:
             yield Telegram(fake, harness, surface)

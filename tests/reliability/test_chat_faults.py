@@ -44,6 +44,7 @@ async def test_alerts_survive_an_outage_and_rate_limits_in_order_and_once(tmp_pa
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()
+        await surface.start_receiving()
         bot.services.surfaces[surface.name] = surface
         try:
             for chat_id, gang in GANGS.items():
