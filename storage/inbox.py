@@ -41,7 +41,8 @@ def receive(session: Session, platform: str, bot_id: int, update_id: int, payloa
     """Write an arriving update down; False when it was already here (a redelivery)."""
     row = {"platform": platform, "bot_id": bot_id, "update_id": update_id, "payload": payload,
            "received_at": now, "handled_at": None, "reruns": 0}
-    return session.execute(_insert_new(session).values(**row)).rowcount == 1
+    inserted = session.execute(_insert_new(session).values(**row).returning(InboxUpdate.__table__.c.update_id))
+    return inserted.first() is not None  # RETURNING, not rowcount: psycopg reports no count for this statement
 
 
 def _insert_new(session: Session) -> Insert:

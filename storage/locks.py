@@ -63,7 +63,7 @@ def migration_lock(engine: Engine) -> Iterator[None]:
                 conn.commit()
         return
     path = sqlite_file(engine.url.render_as_string(hide_password=False))
-    with FileLock(f"{path}.migrate.lock", thread_local=False) if path else nullcontext():
+    with FileLock(f"{path}.migrate.lock", mode=0o600, thread_local=False) if path else nullcontext():
         yield
 
 
@@ -72,7 +72,7 @@ class RunGuard:
 
     def __init__(self, database: Path) -> None:
         self.database = database
-        self._lock = FileLock(f"{database}.run.lock", timeout=0, thread_local=False)
+        self._lock = FileLock(f"{database}.run.lock", mode=0o600, timeout=0, thread_local=False)
 
     def acquire(self) -> None:
         """Take the file, or raise AlreadyRunning saying what to do."""

@@ -135,7 +135,7 @@ async def test_telegram_webhook_replicas_each_serve_commands_and_none_long_polls
             bot = BotHarness(tmp_path / f"r{n}", sets=[basics.commands, watch.commands], background=True,
                              admins=["telegram:1"], database={"url": pg_url, "leader_check_s": 0.2},
                              telegram={"token": fake.token, "api_url": fake.url, "webhook_url": public,
-                                       "webhook_port": port})
+                                       "webhook_port": port, "webhook_secret": "replicas-share-this-secret"})
             bot.services.extras["monitor"] = Monitor(bot.services, sources=dict)
             await bot.start()
             await bot.app.add_surface(TelegramSurface(bot.services, bot.app.router))
@@ -147,7 +147,8 @@ async def test_telegram_webhook_replicas_each_serve_commands_and_none_long_polls
             assert "follower (another process runs schedules and delivery)" in await replicas[follower].text("/status")
             update = {"update_id": 7, **message_update("/watch add lockbit", chat_id=1, user_id=1)}
             async with httpx.AsyncClient() as client:
-                answer = await client.post(f"http://127.0.0.1:{ports[follower]}/tg-hook", json=update)
+                answer = await client.post(f"http://127.0.0.1:{ports[follower]}/tg-hook", json=update,
+                                            headers={"X-Telegram-Bot-Api-Secret-Token": "replicas-share-this-secret"})
             assert answer.status_code == 200
             [reply] = await fake.wait_for("sendMessage", chat_id=1)
             assert "Watch 1" in fake.visible(reply)

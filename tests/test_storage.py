@@ -194,3 +194,18 @@ def test_upgrade_numbers_alerts_by_post_and_folds_pending_repeats(tmp_path: Path
     with engine.begin() as conn:
         rows = conn.execute(text("SELECT chat_id, post_id, state FROM outbox ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [(-5, 7, "sent"), (-5, None, "grouped"), (-6, 7, "pending"), (-5, 8, "pending")]
+
+
+async def test_the_inbox_tells_a_redelivered_update_on_both_engines(db_url: str):
+    """A Telegram update written down once is a repeat the second time, on SQLite and PostgreSQL alike."""
+    from datetime import UTC, datetime
+
+    from storage import inbox
+
+    db = Database(db_url)
+    db.migrate()
+    now = datetime.now(UTC)
+    first = await db.run(lambda s: inbox.receive(s, "telegram", 7, 1, {"update_id": 1}, now))
+    again = await db.run(lambda s: inbox.receive(s, "telegram", 7, 1, {"update_id": 1}, now))
+    other_bot = await db.run(lambda s: inbox.receive(s, "telegram", 8, 1, {"update_id": 1}, now))
+    assert (first, again, other_bot) == (True, False, True)

@@ -81,6 +81,7 @@ async def test_updates_left_unhandled_by_a_dead_process_run_once_at_start(tmp_pa
         surface = TelegramSurface(harness.services, harness.app.router)
         try:
             await surface.start()
+            await surface.start_receiving()  # what the leader does
             [answer] = await fake.wait_for("sendMessage", chat_id=OWNER)
             assert "Who am I" in fake.visible(answer)
             fake.send_command("/whoami", chat_id=OWNER, user_id=OWNER)  # answered after the recovered ones

@@ -66,6 +66,7 @@ async def test_overlapping_watches_in_one_chat_send_one_message_per_post(tmp_pat
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()
+        await surface.start_receiving()  # what the leader does
         bot.services.surfaces[surface.name] = surface
         try:
             for query in ("lockbit", "lockbit OR alphv", "#lockbit"):

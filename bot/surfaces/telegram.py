@@ -303,11 +303,10 @@ class TelegramSurface:
         self.inbox.bot_id = self.bot.id
         await self._publish_commands()
         await self.app.start()
-        for update in await self.inbox.recover(self.bot):
-            self.app.update_queue.put_nowait(update)  # already in the inbox: straight to processing
         updater = self.app.updater
         assert updater is not None  # built with the default updater
         if self.settings.webhook_url:
+            await self._recover()
             await updater.start_webhook(
                 listen=self.settings.webhook_listen,
                 port=self.settings.webhook_port,
@@ -329,6 +328,7 @@ class TelegramSurface:
         updater = self.app.updater
         if self.settings.webhook_url or updater is None or updater.running:
             return
+        await self._recover()  # by the receiver only: a follower running them too would run them twice
         await updater.start_polling(
             timeout=self.settings.poll_timeout_s,
             allowed_updates=["message", "callback_query"],
@@ -338,6 +338,11 @@ class TelegramSurface:
         self._polling = True
         self.monitor.succeeded()  # getMe and deleteWebhook just worked; polls report from here on
         log.info("Telegram long polling as @%s", self.bot.username)
+
+    async def _recover(self) -> None:
+        """Run again the updates a previous run received but did not handle."""
+        for update in await self.inbox.recover(self.bot):
+            self.app.update_queue.put_nowait(update)  # already in the inbox: straight to processing
 
     async def stop_receiving(self) -> None:
         """Stop long polling; sending keeps working."""

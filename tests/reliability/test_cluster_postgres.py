@@ -25,10 +25,11 @@ import httpx
 
 from storage.db import Database
 from storage.models import DigestSchedule
+from tests.fakes.socmint_run import Child, child_env
 from tests.fakes.telegram_api import ApiError, FakeBotAPI
 from tests.reliability.faulty_algolia import FaultyAlgolia
 from tests.reliability.tally import TALLY
-from tests.reliability.test_crash_safety import OWNER, Child, child_env
+from tests.reliability.test_crash_safety import OWNER
 from tests.reliability.virtual_time import VirtualTime
 
 LEADER_CHECK_S = 0.5
@@ -153,7 +154,10 @@ async def test_two_processes_on_postgres_one_leader_one_digest_takeover_within_s
             search.publish(number, f"{gang} leak site lists victim {number}", base_ts + number)
 
     async with SingleReceiverBotAPI() as fake:
-        env = {**child_env(tmp_path, fake, search.url), "SOCMINT_DATABASE__URL": pg_url,
+        env = {**child_env(tmp_path, fake, OWNER, sources__hackernews__base_url=search.url,
+                           sources__hackernews__rate_per_s="50", monitor__min_poll_s="1", monitor__poll_jitter_s="0",
+                           monitor__chat_interval_s="0", monitor__group_threshold="1000000"),
+               "SOCMINT_DATABASE__URL": pg_url,
                "SOCMINT_DATABASE__LEADER_CHECK_S": str(LEADER_CHECK_S), "SOCMINT_OPS__PORT": "0"}
         cluster = Cluster(tmp_path, env, 2)
         try:
