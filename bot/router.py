@@ -393,19 +393,23 @@ class Router:
         text = encodable(incoming.text).strip()
         limit = settings.commands.max_input_chars
         if len(text) > limit:
-            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user), "(oversized)",
-                               text[:100], "refused", f"message of {len(text)} characters (limit {limit})",
-                               Reply.error(f"That message is too long (over {limit} characters). Send a shorter "
-                                           "command, or attach a file with /import."))
+            access = await self.access(incoming.chat, incoming.user)
+            await self._refuse(incoming, sink, access, "(oversized)", text[:100], "refused",
+                               f"message of {len(text)} characters (limit {limit})",
+                               _for_members(access, Reply.error(
+                                   f"That message is too long (over {limit} characters). Send a shorter command, "
+                                   "or attach a file with /import.")))
             return
         if not text.startswith("/"):
             return
         try:
             tokens = tokenize(text)
         except ParseError as exc:
-            await self._refuse(incoming, sink, await self.access(incoming.chat, incoming.user),
-                               text.split(maxsplit=1)[0], text, "invalid", f"could not read it: {exc}",
-                               Reply.error(f"Could not read that command: {exc}.", '/watch add "lock bit" OR lockbit'))
+            access = await self.access(incoming.chat, incoming.user)
+            await self._refuse(incoming, sink, access, text.split(maxsplit=1)[0], text, "invalid",
+                               f"could not read it: {exc}",
+                               _for_members(access, Reply.error(f"Could not read that command: {exc}.",
+                                                                '/watch add "lock bit" OR lockbit')))
             return
         if not tokens:
             return
@@ -538,6 +542,11 @@ class Router:
         reply = Reply.error(f"Unknown command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
         reply.para("Send ", code("/help"), " for the list.")
         await self._refuse(incoming, sink, access, name, args, "invalid", "unknown command", reply)
+
+
+def _for_members(access: Access, reply: Reply) -> Reply:
+    """`reply` for an allowed chat; a stranger learns nothing but that the chat is not allowed."""
+    return reply if access.chat_allowed else Reply.text(REFUSAL, ephemeral=True)
 
 
 def _usage_error(command: Command, message: str) -> Reply:

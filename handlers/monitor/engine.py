@@ -60,6 +60,7 @@ class Monitor:
         self.sync.loaded(version)  # read first: a change between the two reads is applied again, never missed
         if background:
             await self.lead(active)
+        await asyncio.to_thread(active.clear)  # freeing thousands of ORM rows is a stall of its own on the loop
         self.heap.settle()
 
     async def lead(self, active: Sequence[Watch] | None = None) -> None:

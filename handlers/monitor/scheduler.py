@@ -146,10 +146,15 @@ class PollScheduler:
         if active is None:
             active = await self.services.db.run(watches.active)
         sources = self.sources
-        plans = await asyncio.to_thread(plan_polls, active, sources, self._interval_for, self.settings.min_poll_s)
+
+        def index() -> tuple[dict[str, dict[int, WatchPlan]], dict[str, Counter[float]]]:
+            plans = plan_polls(active, sources, self._interval_for, self.settings.min_poll_s)
+            return ({name: {p.watch_id: p for p in plan} for name, plan in plans.items()},
+                    {name: Counter(p.interval_s for p in plan) for name, plan in plans.items()})
+
+        plans, counts = await asyncio.to_thread(index)  # at 20k watches the indexing alone is a stall
         affected = set(self._plans) | set(plans)
-        self._plans = {name: {p.watch_id: p for p in plan} for name, plan in plans.items()}
-        self._interval_counts = {name: Counter(p.interval_s for p in plan) for name, plan in plans.items()}
+        self._plans, self._interval_counts = plans, counts
         self._sync(affected)
 
     def watch_changed(self, watch: Watch, query: Query | None = None) -> None:
