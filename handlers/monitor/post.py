@@ -53,9 +53,11 @@ class Post:
 
     @property
     def content_hash(self) -> str:
-        """Hash of the normalised text, to drop the same content cross-posted or re-fetched."""
+        """Hash of the author and normalised text, to drop the same content cross-posted or re-fetched (the
+        author's id where there is no handle, as in Telegram exports: two senders' same words are two posts)."""
         norm = " ".join(unicodedata.normalize("NFKC", self.full_text).casefold().split())
-        return hashlib.sha256(f"{self.author.handle or ''}\x00{norm}".encode()).hexdigest()
+        author = self.author.handle or self.author.id or ""
+        return hashlib.sha256(f"{author}\x00{norm}".encode()).hexdigest()
 
     def to_row(self) -> StoredPost:
         return StoredPost(
