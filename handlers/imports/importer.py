@@ -100,7 +100,7 @@ class ImportReport:
         if self.error_count:
             first = self.errors[0]
             reasons.append(f"{self.error_count} bad: {first.message} on {first.where}"
-                           + (" and more below" if self.error_count > 1 else ""))
+                           + (" and the others listed below" if self.error_count > 1 else ""))
         return reasons
 
     @property
