@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.command import UsageError, parse_duration
+from bot.command import Option, UsageError, parse_duration
 from storage.models import StoredPost
 
 ALL = "all"
 WINDOW_HELP = "a duration back from now (30d, 12h), a date (2025-01-01) or all"
+WINDOW_OPTIONS = (Option("since", f"only posts from: {WINDOW_HELP} (default: all)"),
+                  Option("until", f"only posts before: {WINDOW_HELP}"))
 
 
 @dataclass(frozen=True)
