@@ -19,6 +19,16 @@ class Author:
     handle: str | None = None
     name: str | None = None
 
+    @property
+    def account(self) -> str | None:
+        """Who posted, for analyses that group by account: the handle, else the display name with the id
+        (a Telegram export names senders only so: `Ann (user101)`), else whichever is known."""
+        if self.handle:
+            return self.handle
+        if self.name and self.id:
+            return f"{self.name} ({self.id})"
+        return self.id or self.name
+
 
 @dataclass(slots=True)
 class Post:
