@@ -15,9 +15,11 @@ from storage.models import Role, Watch, WatchMatch
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
 
-async def start_bot(tmp_path: Path, clock: Clock, *, surface: bool = True):  # type: ignore[no-untyped-def]
-    """A monitoring bot that also serves /search."""
-    return await start_monitor_bot(tmp_path, clock, surface=surface, extra_sets=[search.commands])
+async def start_bot(tmp_path: Path, clock: Clock, *, surface: bool = True,  # type: ignore[no-untyped-def]
+                    db_url: str | None = None):
+    """A monitoring bot that also serves /search (on SQLite, or the database at `db_url`)."""
+    return await start_monitor_bot(tmp_path, clock, surface=surface, extra_sets=[search.commands],
+                                   database={"url": db_url} if db_url else None)
 
 
 @pytest.fixture
@@ -37,8 +39,8 @@ async def _archive(bot, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     await engine_of(bot).ingest(posts, alert=False)
 
 
-async def test_search_pages_newest_first_with_windows_and_sources(tmp_path: Path, clock: Clock) -> None:
-    bot, _ = await start_bot(tmp_path, clock, surface=False)
+async def test_search_pages_newest_first_with_windows_and_sources(tmp_path: Path, clock: Clock, db_url: str) -> None:
+    bot, _ = await start_bot(tmp_path, clock, surface=False, db_url=db_url)
     try:
         await _archive(bot, clock)
         first = await bot.text("/search lockbit", role=Role.ANALYST)
@@ -101,8 +103,9 @@ async def test_watch_test_and_show_take_a_window(tmp_path: Path, clock: Clock) -
         await bot.stop()
 
 
-async def test_a_new_watch_matches_everything_stored_without_alerting(tmp_path: Path, clock: Clock) -> None:
-    bot, surface = await start_bot(tmp_path, clock)
+async def test_a_new_watch_matches_everything_stored_without_alerting(tmp_path: Path, clock: Clock,
+                                                                     db_url: str) -> None:
+    bot, surface = await start_bot(tmp_path, clock, db_url=db_url)
     try:
         await _archive(bot, clock)
         added = await bot.text("/watch add lockbit", role=Role.ANALYST)

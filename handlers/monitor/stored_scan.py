@@ -8,13 +8,14 @@ window or when its time budget is spent, saying how far back it got so the calle
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlmodel import Session
 
 from handlers.analysis.window import Window
@@ -26,8 +27,10 @@ BATCH = 2000
 BUDGET_S = 20.0  # scanning per command; a window that needs longer is reported, with a narrower one suggested
 
 _P = StoredPost
+# the JSON lists come as their text, decoded only when not empty (decoding every row's `[]` took a third of a scan)
 COLUMNS = (_P.id, _P.source, _P.source_id, _P.created_at, _P.text, _P.title, _P.author_handle, _P.author_name,
-           _P.lang, _P.url, _P.urls, _P.hashtags)
+           _P.lang, _P.url, cast(_P.urls, String).label("urls"), cast(_P.hashtags, String).label("hashtags"))
+_EMPTY = (None, "", "[]", "null")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +83,13 @@ class StoredScan:
         if not self._started:
             self._started = self.clock()
             self.position = self.resume_from
-        rows = list(session.execute(self._page()))
+        rows = list(session.connection().execute(self._page()))  # Core rows: no ORM loading per row
         found: list[Found] = []
+        match, normalise = self.matcher.match_normalised, NormalisedPost.of_fields
         for row in rows:
-            matches = self.matcher.match_normalised(NormalisedPost.of_fields(
-                row.text, title=row.title, source=row.source, handle=row.author_handle, lang=row.lang,
-                hashtags=row.hashtags or (), urls=row.urls or ()))
+            _id, source, _sid, _at, text, title, handle, _name, lang, _url, urls, tags = row
+            matches = match(normalise(text, title=title, source=source, handle=handle, lang=lang,
+                                      hashtags=_listed(tags), urls=_listed(urls)))
             if matches:
                 found.append(Found(row, matches))
         self.scanned += len(rows)
@@ -107,8 +111,17 @@ class StoredScan:
             stmt = stmt.where(_P.source.in_(list(self.sources)))  # type: ignore[attr-defined]
         if self.position is not None:
             at, post_id = self.position
-            stmt = stmt.where((_P.created_at < at) | ((_P.created_at == at) & (_P.id < post_id)))
+            # `<=` first, so the range is on the index (the OR alone made SQLite read 10x slower)
+            stmt = stmt.where(_P.created_at <= at, (_P.created_at < at) | (_P.id < post_id))
         return stmt.order_by(_P.created_at.desc(), _P.id.desc()).limit(BATCH)  # type: ignore[attr-defined]
+
+
+def _listed(text: str | None) -> list[str]:
+    """A stored JSON list of strings (as its text) → the list; empty without decoding when it is `[]`."""
+    if text in _EMPTY:
+        return []
+    value = json.loads(text)  # type: ignore[arg-type]
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def single(query: Any) -> Matcher:

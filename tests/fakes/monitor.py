@@ -66,7 +66,8 @@ class FakeSource(Source):
 
 async def start_monitor_bot(
     tmp_path: Path, clock: Clock, source: FakeSource | None = None, *, surface: bool = True,
-    background: bool = False, extra_sets: Sequence[CommandSet] = (), **monitor: object,
+    background: bool = False, extra_sets: Sequence[CommandSet] = (), database: dict[str, object] | None = None,
+    **monitor: object,
 ) -> tuple[BotHarness, RecordingSurface]:
     """A started bot serving the watch commands with a fake source and a recording Telegram surface.
 
@@ -78,7 +79,8 @@ async def start_monitor_bot(
     settings = {"chat_interval_s": 0, "poll_jitter_s": 0, **monitor}
     recorder = RecordingSurface("telegram")
     bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands, *extra_sets], clock=clock, background=background,
-                     surfaces=[recorder] if surface else [], monitor=settings)
+                     surfaces=[recorder] if surface else [], monitor=settings,
+                     **({"database": database} if database else {}))
     fake = source or FakeSource()
     bot.services.extras["monitor"] = Monitor(bot.services, sources=lambda: {fake.name: fake})
     await bot.start()
