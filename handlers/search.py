@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from bot.command import Arg, ArgKind, CommandSet, Context, Option, Role, UsageError
+from bot.command import Arg, ArgKind, CommandSet, Context, Option, Role
 from bot.reply import Button, Reply, bold, code
 from handlers.analysis.window import WINDOW_HELP, Window, parse_window
 from handlers.completers import source_names
-from handlers.monitor.hits import PAGE_SIZE, hit_paragraph, pages
+from handlers.monitor.hits import PAGE_SIZE, check_page, hit_paragraph, pages
 from handlers.monitor.query import Query
 from handlers.monitor.stored_scan import Found, StoredScan, single
 from handlers.watch import MAX_BUTTON_QUERY, parse_or_reply, source_list
@@ -76,12 +76,11 @@ async def search_cmd(ctx: Context, query: str, since: str | None, until: str | N
     parsed = parse_or_reply(query, "/search")
     if isinstance(parsed, Reply):
         return parsed
-    if page is not None and page < 1:
-        raise UsageError("--page counts from 1.")
+    number = check_page(page)
     window = parse_window(since, until, ctx.services.now())
     sources = source_list(source)
     await ctx.progress(f"Searching {window.searched()}…")
-    found = await ctx.services.db.run(lambda s: run_search(s, parsed, window, sources, page or 1))
+    found = await ctx.services.db.run(lambda s: run_search(s, parsed, window, sources, number))
     return search_reply(query.strip(), parsed, window, sources, since, until, found)
 
 

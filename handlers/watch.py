@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option, UsageError
+from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option
 from bot.reply import Button, Reply, bold, code
 from bot.services import Services
 from handlers.analysis.window import WINDOW_HELP, Window, parse_window
@@ -20,7 +20,7 @@ from handlers.completers import source_names, watch_ids
 from handlers.monitor import backfill
 from handlers.monitor.digest import DigestInputError, build_digest, parse_time, parse_zone
 from handlers.monitor.engine import Monitor
-from handlers.monitor.hits import PAGE_SIZE, hit_paragraph, pages
+from handlers.monitor.hits import PAGE_SIZE, check_page, hit_paragraph, pages
 from handlers.monitor.query import Query, QueryError, parse_query
 from handlers.monitor.stored_scan import StoredScan, single
 from storage import watches
@@ -347,11 +347,9 @@ def _matches_page(session: Session, watch_id: int, window: Window, page: int,
 )
 async def watch_matches(ctx: Context, id: int, since: str | None = None, until: str | None = None,
                         page: int | None = None) -> Reply:
+    number = check_page(page)
     watch = await _own_watch(ctx, id)
-    if page is not None and page < 1:
-        raise UsageError("--page counts from 1.")
     window = parse_window(since, until, ctx.services.now())
-    number = page or 1
     total, rows = await ctx.services.db.run(lambda s: _matches_page(s, id, window, number))
     reply = Reply.text("👀 ", bold(f"Watch {id}"), " ", code(watch.query), ": ", bold(str(total)),
                        f" match{'es' if total != 1 else ''} among {window.searched()}"

@@ -60,6 +60,11 @@ async def test_search_pages_newest_first_with_windows_and_sources(tmp_path: Path
         assert "No stored post matches" in none and "--since all" in none
         bad = await bot.text("/search lockbit --since yesteryear", role=Role.ANALYST)
         assert "--since takes a duration back from now" in bad
+        assert "--page counts from 1 to 10000" in await bot.text("/search lockbit --page 0", role=Role.ANALYST)
+        assert "--page counts from 1 to 10000" in await bot.text("/search lockbit --page 10001", role=Role.ANALYST)
+        assert "further back than any post" in await bot.text("/search lockbit --since 99999999999d",
+                                                              role=Role.ANALYST)
+        assert "--page counts from 1" in await bot.text("/watch matches 1 --page -3")
         broken = await bot.text("/search lockbit AND (", role=Role.ANALYST)
         assert "does not parse" in broken
     finally:

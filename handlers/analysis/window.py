@@ -61,6 +61,8 @@ def parse_bound(text: str, now: datetime, option: str) -> datetime | None:
         return None
     try:
         return now - parse_duration(value)
+    except OverflowError:
+        raise UsageError(f"--{option} {value[:40]} is further back than any post; use --{option} all.") from None
     except ValueError:
         pass
     try:

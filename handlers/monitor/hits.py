@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.command import UsageError
 from bot.reply import Reply, Span, bold, link
 from handlers.cases.defanged_text import defang_text
 from handlers.monitor.alert import highlighted, snippet
 
 SNIPPET_CHARS = 240
 PAGE_SIZE = 10
+MAX_PAGE = 10_000
+
+
+def check_page(page: int | None) -> int:
+    """The page asked for (1 when none); UsageError outside 1..MAX_PAGE."""
+    if page is None:
+        return 1
+    if not 1 <= page <= MAX_PAGE:
+        raise UsageError(f"--page counts from 1 to {MAX_PAGE}; narrow the window (--since, --until) to go deeper.")
+    return page
 
 
 def hit_paragraph(reply: Reply, post: Any, terms: list[str], number: int | None = None) -> Reply:
