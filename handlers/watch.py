@@ -183,7 +183,6 @@ async def watch_add(
     if not created:
         return _already_watching(watch, now)
     await monitor.watch_changed(watch)
-    await ctx.progress("Matching it over the stored posts…")
     hunted = await backfill.run(ctx.services, watch, backfill.INLINE_BUDGET_S)
     if not hunted.done:
         backfill.continue_in_background(ctx.services, watch)
