@@ -17,6 +17,7 @@ BENCHMARKS = {
     "import": "bench.import_jsonl",
     "sweep": "bench.sweep",
     "analysis": "bench.analysis",
+    "stored_search": "bench.stored_search",
 }
 
 

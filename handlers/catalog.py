@@ -7,7 +7,7 @@ from bot.command import CommandSet
 
 def command_sets() -> list[CommandSet]:
     """The served command sets (imported here, not at module load, so `bot.app` stays cheap to import)."""
-    from handlers import admin, basics, governance, sources, watch
+    from handlers import admin, basics, governance, search, sources, watch
     from handlers.analysis import commands as analysis
     from handlers.cases import commands as cases
     from handlers.imports import command as imports
@@ -15,5 +15,6 @@ def command_sets() -> list[CommandSet]:
     from handlers.lookup import commands as lookup
     from handlers.lookup import user
 
-    return [basics.commands, admin.commands, lookup.commands, user.commands, watch.commands, sources.commands,
-            imports.commands, analysis.commands, cases.commands, investigate.commands, governance.commands]
+    return [basics.commands, admin.commands, lookup.commands, user.commands, watch.commands, search.commands,
+            sources.commands, imports.commands, analysis.commands, cases.commands, investigate.commands,
+            governance.commands]

@@ -1,4 +1,4 @@
-"""Watchlists and digests from chat: /watch add|list|show|pause|resume|remove|mute|signals|test and /digest.
+"""Watchlists and digests from chat: /watch add|list|show|matches|pause|resume|remove|mute|signals|test, /digest.
 
 Watches belong to the chat they were created in. Analysts and above create and change them;
 viewers can list and look. The monitoring engine lives in `services.extras["monitor"]`.
@@ -13,15 +13,16 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option
-from bot.reply import Button, Reply, Span, bold, code, link
+from bot.reply import Button, Reply, bold, code
 from bot.services import Services
+from handlers.analysis.window import WINDOW_HELP, Window, parse_window
 from handlers.completers import source_names, watch_ids
-from handlers.monitor.alert import highlighted, snippet
+from handlers.monitor import backfill
 from handlers.monitor.digest import DigestInputError, build_digest, parse_time, parse_zone
 from handlers.monitor.engine import Monitor
-from handlers.monitor.matcher import Matcher
-from handlers.monitor.post import Post
+from handlers.monitor.hits import PAGE_SIZE, check_page, hit_paragraph, pages
 from handlers.monitor.query import Query, QueryError, parse_query
+from handlers.monitor.stored_scan import StoredScan, single
 from storage import watches
 from storage.models import OutboxItem, OutboxState, Role, StoredPost, Watch, WatchMatch, WatchState
 
@@ -29,9 +30,8 @@ commands = CommandSet()
 
 MAX_WATCHES_PER_CHAT = 200
 TEST_DAYS = 7
-TEST_SCAN_LIMIT = 200_000
-TEST_PAGE = 2_000
 TEST_SAMPLES = 5
+SHOW_DAYS = 7
 MAX_BUTTON_QUERY = 900  # a button's command line is stored in at most 1,000 characters
 ADD_EXAMPLE = '/watch add lockbit OR "lock bit" --sources hackernews,mastodon --every 10m'
 
@@ -53,12 +53,14 @@ async def start_monitor(services: Services) -> None:
     if services.background:
         monitor.sync.start()
         await services.leadership.add_duty("monitor", monitor.lead, monitor.follow)
+        await backfill.resume_unfinished(services)
     if monitor.status not in services.status_providers:
         services.status_providers.append(monitor.status)
 
 
 @commands.on_stop
 async def stop_monitor(services: Services) -> None:
+    await backfill.stop_all(services)
     monitor = services.extras.get("monitor")
     if monitor is not None:
         await monitor.stop()
@@ -101,7 +103,7 @@ def _terms(query: str) -> int:
         return 0
 
 
-def _source_list(text: str | None) -> list[str]:
+def source_list(text: str | None) -> list[str]:
     if not text:
         return []
     return sorted({part.strip().lower() for part in text.replace(" ", ",").split(",") if part.strip()})
@@ -156,7 +158,7 @@ async def watch_add(
     if isinstance(parsed, Reply):
         return parsed
     monitor = engine(ctx.services)
-    names = _source_list(sources)
+    names = source_list(sources)
     known = set(monitor.polls.sources)
     unknown = [n for n in names if known and n not in known]
     min_poll = ctx.services.settings.monitor.min_poll_s
@@ -181,6 +183,9 @@ async def watch_add(
     if not created:
         return _already_watching(watch, now)
     await monitor.watch_changed(watch)
+    hunted = await backfill.run(ctx.services, watch, backfill.INLINE_BUDGET_S)
+    if not hunted.done:
+        backfill.continue_in_background(ctx.services, watch)
     reply = Reply.text("✅ ", bold(f"Watch {watch.id}"), " added: ", code(str(parsed)))
     reply.kv([
         ("sources", ", ".join(names) if names else "all"),
@@ -192,9 +197,20 @@ async def watch_add(
     if unknown:
         reply.para("Note: ", ", ".join(unknown), " is not a configured source (known: ", ", ".join(sorted(known)),
                    "); the watch only matches posts stored under that name, e.g. imports.")
-    reply.para("Alerts for new matches arrive in this chat. See what it would have found: ",
-               code(f"/watch test {query.strip()}"))
-    return reply.buttons([Button("Show", f"/watch show {watch.id}"), Button("Pause", f"/watch pause {watch.id}")])
+    reply.para(_hunted(hunted, watch.id or 0))
+    reply.para("Alerts for new matches arrive in this chat.")
+    return reply.buttons([Button("Show", f"/watch show {watch.id}"), Button("Pause", f"/watch pause {watch.id}")],
+                         [Button("Matches", f"/watch matches {watch.id}")])
+
+
+def _hunted(hunted: backfill.BackfillState, watch_id: int) -> str:
+    """What matching a new watch over the stored posts found, in a sentence."""
+    found = f"{hunted.matched} stored post{'s' if hunted.matched != 1 else ''}"
+    if hunted.done:
+        return f"It matches {found} already stored ({hunted.scanned} read): /watch matches {watch_id}."
+    back = f"{hunted.reached:%Y-%m-%d}" if hunted.reached else "?"
+    return (f"It matches {found} so far, reading stored posts back to {back}; the rest goes on in the background "
+            f"(/watch show {watch_id} says how far).")
 
 
 def _same_watch(watch: Watch, query: Query, sources: list[str], interval_s: int | None, surge: bool) -> bool:
@@ -238,22 +254,29 @@ async def watch_list(ctx: Context) -> Reply:
     return reply
 
 
-@commands.command("watch show", "Show one watch: its query, state, sources and recent numbers",
-                  example="/watch show 3", args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)])
-async def watch_show(ctx: Context, id: int) -> Reply:
+@commands.command("watch show", "Show one watch: its query, state, sources, numbers and its newest matches",
+                  example="/watch show 3 --since 400d",
+                  args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)],
+                  options=[Option("since", f"matches of posts from when: {WINDOW_HELP} (default: {SHOW_DAYS}d)"),
+                           Option("until", f"up to when: {WINDOW_HELP}")])
+async def watch_show(ctx: Context, id: int, since: str | None = None, until: str | None = None) -> Reply:
     watch = await _own_watch(ctx, id)
     now = ctx.services.now()
+    window = parse_window(since, until, now, default=timedelta(days=SHOW_DAYS))
     monitor = engine(ctx.services)
 
-    def read(session: Session) -> tuple[int, int, datetime | None, int]:
+    def read(session: Session) -> tuple[int, int, datetime | None, int, int, int, list[tuple[StoredPost, list[str]]]]:
         day = watches.match_counts(session, [id], now - timedelta(days=1), now).get(id, 0)
         week = watches.match_counts(session, [id], now - timedelta(days=7), now).get(id, 0)
         last = session.execute(select(func.max(WatchMatch.created_at)).where(WatchMatch.watch_id == id)).scalar()
         queued = session.execute(select(func.count()).select_from(OutboxItem).where(
             OutboxItem.watch_id == id, OutboxItem.state == OutboxState.PENDING.value)).scalar_one()
-        return day, week, last, int(queued)
+        total = _match_count(session, id, Window())
+        in_window, newest = _matches_page(session, id, window, 1, TEST_SAMPLES)
+        return day, week, last, int(queued), total, in_window, newest
 
-    day, week, last, queued = await ctx.services.db.run(read)
+    day, week, last, queued, total, in_window, newest = await ctx.services.db.run(read)
+    hunted = await backfill.state(ctx.services, id)
     try:
         query = parse_query(watch.query)
         terms = ", ".join(str(t) for t in query.terms)
@@ -269,7 +292,9 @@ async def watch_show(ctx: Context, id: int) -> Reply:
         ("polled on", ", ".join(sorted(polled)) or ("—" if monitor.running else "not polling in this process")),
         ("every", _every(watch)),
         ("state", _state_label(watch, now)),
-        ("matches", f"{day} in 24 h, {week} in 7 days"),
+        ("matches", f"{day} in 24 h, {week} in 7 days, {total} stored in all"),
+        (f"posts {window.label}", str(in_window)),
+        ("matched over", hunted),
         ("last match", f"{last:%Y-%m-%d %H:%M} UTC" if last else "never"),
         ("alerts queued", str(queued)),
         ("signal alerts", _signals_label(watch)),
@@ -277,11 +302,70 @@ async def watch_show(ctx: Context, id: int) -> Reply:
     ]
     reply = Reply()
     reply.kv(items, title=f"Watch {watch.id}")
+    if newest:
+        reply.para(bold(f"Newest matches ({window.searched()})"))
+        for post, found in newest:
+            hit_paragraph(reply, post, found)
+    elif total:
+        reply.para(f"No matches among {window.searched()}. " + window.widen(f"/watch show {id}"))
     toggle = ("Resume", f"/watch resume {id}") if watch.state != WatchState.ACTIVE else ("Pause", f"/watch pause {id}")
-    row = [Button(*toggle), Button("Mute 1h", f"/watch mute {id} 1h")]
+    row = [Button(*toggle), Button("Mute 1h", f"/watch mute {id} 1h"), Button("Matches", f"/watch matches {id}")]
     if len(watch.query) <= MAX_BUTTON_QUERY:
         row.append(Button("Test", f"/watch test {watch.query}"))
     return reply.buttons(row)
+
+
+def _matched(watch_id: int, window: Window) -> Any:
+    """The watch's stored matches whose posts fall in the window."""
+    stmt = select(func.count()).select_from(WatchMatch).join(StoredPost, col(StoredPost.id) == WatchMatch.post_id)
+    return window.where(stmt.where(WatchMatch.watch_id == watch_id))
+
+
+def _match_count(session: Session, watch_id: int, window: Window) -> int:
+    return int(session.execute(_matched(watch_id, window)).scalar_one())
+
+
+def _matches_page(session: Session, watch_id: int, window: Window, page: int,
+                  size: int = PAGE_SIZE) -> tuple[int, list[tuple[StoredPost, list[str]]]]:
+    """How many of the watch's matches fall in the window, and one page of them, newest post first."""
+    total = _match_count(session, watch_id, window)
+    stmt = window.where(select(StoredPost, WatchMatch.terms).join(WatchMatch, WatchMatch.post_id == StoredPost.id)
+                        .where(WatchMatch.watch_id == watch_id))
+    stmt = stmt.order_by(col(StoredPost.created_at).desc(), col(StoredPost.id).desc())
+    rows = session.execute(stmt.offset((page - 1) * size).limit(size)).all()
+    return total, [(post, list(terms or [])) for post, terms in rows]
+
+
+@commands.command(
+    "watch matches", "List a watch's stored matches, newest post first",
+    example="/watch matches 3 --since 400d --page 2",
+    args=[Arg("id", "the watch id", ArgKind.INT, complete=watch_ids)],
+    options=[Option("since", f"posts from when: {WINDOW_HELP} (default: all)"),
+             Option("until", f"up to when: {WINDOW_HELP}"),
+             Option("page", f"which page of {PAGE_SIZE}", ArgKind.INT)],
+)
+async def watch_matches(ctx: Context, id: int, since: str | None = None, until: str | None = None,
+                        page: int | None = None) -> Reply:
+    number = check_page(page)
+    watch = await _own_watch(ctx, id)
+    window = parse_window(since, until, ctx.services.now())
+    total, rows = await ctx.services.db.run(lambda s: _matches_page(s, id, window, number))
+    reply = Reply.text("👀 ", bold(f"Watch {id}"), " ", code(watch.query), ": ", bold(str(total)),
+                       f" match{'es' if total != 1 else ''} among {window.searched()}"
+                       + (f", page {number} of {pages(total)}." if total else "."))
+    for index, (post, terms) in enumerate(rows, (number - 1) * PAGE_SIZE + 1):
+        hit_paragraph(reply, post, terms, index)
+    if not total:
+        hunted = await backfill.state(ctx.services, id)
+        reply.para(f"Matched over {hunted}. " + window.widen(f"/watch matches {id}"))
+    elif not rows:
+        reply.para(f"Page {number} is past the last one ({pages(total)}).")
+    if total > number * PAGE_SIZE:
+        line = " ".join(filter(None, [f"/watch matches {id}", f"--since {since}" if since else "",
+                                      f"--until {until}" if until else "", f"--page {number + 1}"]))
+        reply.para("More: ", code(line))
+        reply.buttons([Button("Next page", line)])
+    return reply
 
 
 async def _set_state(ctx: Context, watch_id: int, state: WatchState, unmute: bool) -> Watch:
@@ -324,6 +408,7 @@ async def watch_remove(ctx: Context, id: int) -> Reply:
         row = session.get(Watch, id)
         if row is not None:
             watches.remove(session, row)
+        backfill.forget(session, id)
 
     await ctx.services.db.run(drop)
     await engine(ctx.services).watch_removed(id)
@@ -385,81 +470,61 @@ async def watch_signals(ctx: Context, id: int, state: str, kind: str | None) -> 
 
 
 @commands.command(
-    "watch test", f"Show what a query would have matched in stored posts of the last {TEST_DAYS} days",
-    example='/watch test lockbit OR "lock bit"',
-    args=[Arg("query", "the query to try", ArgKind.TEXT)], role=Role.ANALYST, expensive=True,
+    "watch test", f"Show what a query would have matched in stored posts (default: the last {TEST_DAYS} days)",
+    example='/watch test lockbit OR "lock bit" --since 400d',
+    args=[Arg("query", "the query to try", ArgKind.TEXT)],
+    options=[Option("since", f"from when: {WINDOW_HELP} (default: {TEST_DAYS}d)"),
+             Option("until", f"up to when: {WINDOW_HELP}")],
+    role=Role.ANALYST, expensive=True,
 )
-async def watch_test(ctx: Context, query: str) -> Reply:
+async def watch_test(ctx: Context, query: str, since: str | None = None, until: str | None = None) -> Reply:
     parsed = parse_or_reply(query, "/watch test")
     if isinstance(parsed, Reply):
         return parsed
-    await ctx.progress(f"Matching stored posts of the last {TEST_DAYS} days…")
-    since = ctx.services.now() - timedelta(days=TEST_DAYS)
-    found = await ctx.services.db.run(lambda s: run_test(s, parsed, since))
-    return test_reply(query.strip(), parsed, found)
+    window = parse_window(since, until, ctx.services.now(), default=timedelta(days=TEST_DAYS))
+    await ctx.progress(f"Matching {window.searched()}…")
+    found = await ctx.services.db.run(lambda s: run_test(s, parsed, window))
+    return test_reply(query.strip(), parsed, window, found)
 
 
 class TrialResult:
     """What a trial query found over stored posts."""
 
-    def __init__(self) -> None:
-        self.scanned = 0
+    def __init__(self, scan: StoredScan) -> None:
+        self.scan = scan
         self.matched = 0
         self.by_source: dict[str, int] = {}
-        self.samples: list[tuple[Post, tuple[str, ...]]] = []
-        self.capped = False
+        self.samples: list[tuple[Any, list[str]]] = []
 
 
-def run_test(session: Session, query: Query, since: datetime) -> TrialResult:
-    """Match `query` over stored posts created since `since`, newest first (runs in a worker thread)."""
-    matcher = Matcher()
-    matcher.add(0, query)
-    result = TrialResult()
-    before: tuple[datetime, int] | None = None
-    while result.scanned < TEST_SCAN_LIMIT:
-        stmt = select(StoredPost).where(col(StoredPost.created_at) >= since)
-        if before is not None:
-            stmt = stmt.where((col(StoredPost.created_at) < before[0]) | (
-                (col(StoredPost.created_at) == before[0]) & (col(StoredPost.id) < before[1])))
-        stmt = stmt.order_by(col(StoredPost.created_at).desc(), col(StoredPost.id).desc()).limit(TEST_PAGE)
-        rows = list(session.execute(stmt).scalars())
-        if not rows:
-            break
-        for row in rows:
-            post = Post.from_row(row)
-            matches = matcher.match(post)
-            if matches:
-                result.matched += 1
-                result.by_source[post.source] = result.by_source.get(post.source, 0) + 1
-                if len(result.samples) < TEST_SAMPLES:
-                    result.samples.append((post, matches[0].terms))
-        result.scanned += len(rows)
-        before = (rows[-1].created_at, rows[-1].id or 0)
-        session.expunge_all()
-    result.capped = result.scanned >= TEST_SCAN_LIMIT
+def run_test(session: Session, query: Query, window: Window) -> TrialResult:
+    """Match `query` over stored posts of the window, newest first (runs in a worker thread)."""
+    result = TrialResult(StoredScan(single(query), window))
+    for found in result.scan.batches(session):
+        for hit in found:
+            result.matched += 1
+            result.by_source[hit.row.source] = result.by_source.get(hit.row.source, 0) + 1
+            if len(result.samples) < TEST_SAMPLES:
+                result.samples.append((hit.row, hit.terms))
     return result
 
 
-def test_reply(text: str, query: Query, found: TrialResult) -> Reply:
+def test_reply(text: str, query: Query, window: Window, found: TrialResult) -> Reply:
+    scan = found.scan
     reply = Reply.text("🧪 ", code(str(query)), " would have matched ", bold(str(found.matched)),
-                       f" of {found.scanned} stored posts from the last {TEST_DAYS} days.")
-    if found.capped:
-        reply.para(f"Only the newest {TEST_SCAN_LIMIT} posts were checked.")
+                       f" of {scan.scanned} {window.searched()}.")
+    if not scan.complete:
+        back = f"{scan.reached:%Y-%m-%d}" if scan.reached else "?"
+        reply.para(f"The window is too large to scan within the time limit: stopped after {scan.seconds:.0f} s "
+                   f"at posts of {back}. Narrow it, e.g. --since {back}, or --until {back} for older posts.")
     if found.by_source:
         reply.kv([(s, str(n)) for s, n in sorted(found.by_source.items(), key=lambda sn: -sn[1])],
                  title="By source")
     for post, terms in found.samples:
-        body = snippet(post.full_text, list(terms), 200)
-        parts: list[Span | str] = [bold(post.source)]
-        if post.author.handle:
-            parts.append(f" · @{post.author.handle}")
-        parts.append(f" · {post.created_at:%Y-%m-%d %H:%M}: ")
-        parts += highlighted(body, list(terms))
-        if post.url:
-            parts += [" ", link("open", post.url)]
-        reply.para(*parts)
-    if found.scanned == 0:
-        reply.para("No posts are stored yet: they arrive as watches poll their sources, or with /import.")
+        hit_paragraph(reply, post, terms)
+    if found.matched == 0:
+        reply.para("No posts are stored yet: they arrive as watches poll their sources, or with /import."
+                   if scan.scanned == 0 and window.is_all else window.widen(f"/watch test {text}"))
     return reply.buttons([Button("Add this watch", f"/watch add {text}")] if len(text) <= MAX_BUTTON_QUERY else [])
 
 

@@ -245,3 +245,28 @@ async def test_watch_signals_for_alerts_and_digest(abot: BotHarness) -> None:
     wid = await store(abot, posts, watch_query="cve")
     lines = await abot.services.db.run(lambda s: signals_for_watch(s, wid, NOW))
     assert lines == ["mentions of CVE-2026-1234 up 25× vs its 7-day baseline (25 vs 1.0 per 1-day)"]
+
+
+async def test_analyses_take_all_and_any_window(abot: BotHarness) -> None:
+    """An archive a year old is analysable with `all` and a window; empty windows say what was searched."""
+    old = NOW - timedelta(days=400)
+    posts = [post(f"user{i % 4}", old + timedelta(hours=i),
+                  f"terrible awful outage at evil-corp.com again {i} @user{(i + 1) % 4} #outage",
+                  sid=f"o{i}", mentions=[f"user{(i + 1) % 4}"], hashtags=["outage"]) for i in range(40)]
+    await store(abot, posts)
+    sentiment = await abot.text("/sentiment all", role=Role.ANALYST)
+    assert "Sentiment of all stored posts" in sentiment and "40 posts scored" in sentiment
+    recent = await abot.text("/sentiment all --since 30d", role=Role.ANALYST)
+    assert "No stored posts for all stored posts among stored posts from the last 30 days" in recent
+    assert "Widen it: /sentiment all --since all" in recent
+    year = await abot.text("/iocs all --since 401d --until 399d", role=Role.ANALYST)
+    assert "evil-corp.com" in year
+    assert "Network of all stored posts" in await abot.text("/network all --since 2000-01-01", role=Role.ANALYST)
+    assert "No stored posts" in await abot.text(f"/geo all --until {old:%Y-%m-%d}", role=Role.ANALYST)
+    assert "Coordination signals in all stored posts" in await abot.text("/coord all", role=Role.ANALYST)
+    trends_now = await abot.text("/trends all", role=Role.ANALYST)
+    assert "No stored posts" in trends_now and "/trends all --since all" in trends_now
+    trends = await abot.text("/trends all --since all", role=Role.ANALYST)
+    assert "5 posts in the last 5-hour vs 5.0 per 5-hour before" in trends  # 40 hours of posts in 8 windows
+    bad = await abot.text("/sentiment all --since soon", role=Role.ANALYST)
+    assert "--since takes a duration back from now (30d, 12h), a date (2025-01-01) or all" in bad

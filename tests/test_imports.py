@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -188,31 +188,61 @@ async def test_import_command_size_limit(harness: BotHarness) -> None:
     assert "socmint import FILE" in text
 
 
-async def test_monitor_pipeline_is_used_when_present(harness: BotHarness) -> None:
-    class FakeMonitor:
-        def __init__(self) -> None:
-            self.batches: list[list[Post]] = []
+async def test_imports_run_through_the_watch_pipeline(tmp_path: Path) -> None:
+    """Imported posts are matched like polled ones: every match stored, only the recent post alerted."""
+    from tests.fakes.monitor import Clock, engine_of, start_monitor_bot
 
-        async def ingest(self, posts: list[Post], *, alert: bool = True) -> object:
-            self.batches.append(list(posts))
-            assert alert is False  # imported history does not page anyone
+    clock = Clock()
+    bot, surface = await start_monitor_bot(tmp_path, clock)
+    try:
+        await bot.run("/watch add lockbit", role=Role.ANALYST)
+        year_ago, hour_ago = clock.now - timedelta(days=400), clock.now - timedelta(hours=1)
+        lines = [{"id": "old", "text": "lockbit in last year's archive", "created_at": year_ago.isoformat()},
+                 {"id": "new", "text": "lockbit leak posted an hour ago", "created_at": hour_ago.isoformat()},
+                 {"id": "other", "text": "nothing to see here at all", "created_at": clock.now.isoformat()}]
+        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        report = await import_file(bot.services, data, name="a.jsonl")
+        assert (report.imported, report.matched, report.alerts) == (3, 2, 1)
+        assert await engine_of(bot).outbox.drain() == 1
+        assert "posted an hour ago" in surface.delivered[0][1].plain_text()
+        assert "matched, not alerted" in import_command.report_reply(report, "a.jsonl").plain_text()
+    finally:
+        await bot.stop()
 
-            class Result:
-                stored = len(posts) - 1
 
-            return Result()
+async def test_import_says_why_rows_were_not_imported(harness: BotHarness) -> None:
+    first = [{"id": "1", "text": "the same words posted twice by one author", "author": "a"},
+             {"id": "2", "text": "a post that is only here once", "author": "a"}]
+    await import_file(harness.services, "".join(json.dumps(r) + "\n" for r in first).encode(), name="a.jsonl")
+    again = [{"id": "1", "text": "re-exported with the same id", "author": "a"},
+             {"id": "9", "text": "the same words posted twice by one author", "author": "a"},
+             {"id": "9", "text": "the id repeated inside this very file", "author": "a"},
+             {"id": "10", "text": "fine", "created_at": "yesterday"}]
+    data = ("".join(json.dumps(r) + "\n" for r in again) + "\n").encode()
+    report = await import_file(harness.services, data, name="b.jsonl")
+    text = import_command.report_reply(report, "b.jsonl").plain_text()
+    assert "1 already stored (same source id)" in text
+    assert "1 same text as a stored post" in text
+    assert "1 repeated in the file" in text
+    assert "1 skipped: blank line (line 5)" in text
+    assert "1 bad: created_at" in text and "on line 4" in text
 
-    monitor = FakeMonitor()
-    harness.services.extras["monitor"] = monitor
-    report = await import_file(harness.services, FIX / "posts.jsonl", batch_size=2)
-    assert [len(b) for b in monitor.batches] == [2, 2, 1]
-    assert report.imported == 2 and report.duplicates == 3
-    assert await stored(harness) == {}
+
+async def test_telegram_export_keeps_two_senders_saying_the_same(harness: BotHarness) -> None:
+    """Same words from two people are two posts (coordination analyses need both), not a duplicate."""
+    words = "join the protest tomorrow at noon"
+    export = {"name": "G", "type": "public_supergroup", "id": 5, "messages": [
+        {"id": 1, "type": "message", "date_unixtime": "1700000000", "from": "A", "from_id": "user1", "text": words},
+        {"id": 2, "type": "message", "date_unixtime": "1700000060", "from": "B", "from_id": "user2", "text": words},
+        {"id": 3, "type": "service", "date_unixtime": "1700000120", "actor": "A", "action": "pin_message"}]}
+    report = await import_file(harness.services, json.dumps(export).encode(), name="result.json")
+    assert (report.imported, report.duplicates) == (2, 0)
+    assert "1 skipped: service message (G: message 3)" in import_command.report_reply(report, "r").plain_text()
 
 
 def test_row_values_match_to_row() -> None:
     """The fast insert path writes exactly the columns `Post.to_row()` would."""
-    from handlers.imports.importer import row_values
+    from handlers.monitor.pipeline import row_values
     from handlers.monitor.post import Author
 
     post = Post(source="s", source_id="1", text="t #x", created_at=NOW, author=Author("i", "h", "n"),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from handlers.lookup.sweep.site import FormatError, NotApplicable, Observed, Site
-from handlers.lookup.sweep.sitelist import builtin_sites, read_site_file, select
+from handlers.lookup.sweep.sitelist import builtin_sites, not_asked, read_site_file, select
 from handlers.lookup.sweep.verdict import Status, judge
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sweep"
@@ -52,6 +52,10 @@ def test_wmn_list_is_credited_and_adult_sites_need_asking() -> None:
     assert [s.name for s in select(site_list.sites)] == ["CodeHub", "Chatter", "Quiz"]
     assert [s.name for s in select(site_list.sites, category="xx nsfw xx")] == ["Adult"]
     assert [s.name for s in select(site_list.sites, only=["quiz", " codehub"])] == ["CodeHub", "Quiz"]
+    assert not_asked(site_list.sites) == ["1 disabled in the site list", "1 adult sites (ask with --category "
+                                          "'xx NSFW xx')"]
+    assert not_asked(site_list.sites, only=["quiz", "nosuch"]) == ["1 disabled in the site list",
+                                                                  "not in the site list: nosuch"]
 
 
 def test_sherlock_error_types_convert() -> None:

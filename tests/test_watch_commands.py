@@ -86,7 +86,7 @@ async def test_watch_test_runs_over_the_last_week_of_stored_posts(tmp_path: Path
         ])
         [reply] = await bot.run("/watch test akira")
         text = reply.plain_text()
-        assert "would have matched 1 of 2 stored posts" in text
+        assert "would have matched 1 of 2 stored posts from the last 7 days" in text
         assert "hospital" in text and "old story" not in text
         assert reply.button_rows[0][0].command == "/watch add akira"
     finally:

@@ -1,10 +1,14 @@
-"""The analysis commands: /profile, /network, /sentiment, /iocs, /geo, /trends and /coord."""
+"""The analysis commands: /profile, /network, /sentiment, /iocs, /geo, /trends and /coord.
+
+Each takes a watch, an account or `all` (every stored post, imported or collected) and a window
+(`--since`, `--until`, any age), so an imported archive is analysable the moment it is stored.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
@@ -16,12 +20,14 @@ from handlers.analysis import coordination, geo, ioc_export, ioc_index, network,
 from handlers.analysis import profile as profile_analysis
 from handlers.analysis.charts import Picture, render
 from handlers.analysis.selection import Selection, account_selection, resolve
+from handlers.analysis.window import WINDOW_OPTIONS, Window, parse_window
 from handlers.completers import source_names, watch_ids
 from handlers.monitor.post import Post
 from storage.models import StoredPost
 
 log = logging.getLogger(__name__)
 commands = CommandSet()
+TARGET_HELP = "a watch id, an account (source:handle or handle), or all (every stored post)"
 
 PROFILE_POSTS = 5000
 NETWORK_POSTS = 20000
@@ -37,6 +43,14 @@ MAX_TREND_WINDOW = timedelta(days=30)
 def _load(session: Session, sel: Selection, limit: int) -> list[Post]:
     stmt = sel.where(select(StoredPost)).order_by(StoredPost.created_at.desc()).limit(limit)
     return [Post.from_row(r) for r in session.execute(stmt).scalars()]
+
+
+async def _select(ctx: Context, target: str, since: str | None, until: str | None,
+                  allow: tuple[str, ...] = ("all", "watch", "account")) -> Selection:
+    """The posts a command's target and window pick."""
+    window = parse_window(since, until, ctx.services.now())
+    sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat, allow=allow))
+    return sel.within(window)
 
 
 def _short(text: str, n: int = 160) -> str:
@@ -92,14 +106,17 @@ async def _fetch_account(source: Any, handle: str, need: int) -> tuple[Any, list
     example="/profile hackernews pg",
     args=[Arg("source", "where the account lives (hackernews, mastodon, …)", complete=source_names),
           Arg("account", "the handle")],
+    options=WINDOW_OPTIONS,
     role=Role.ANALYST,
     expensive=True,
     timeout=120,
 )
-async def profile_cmd(ctx: Context, source: str, account: str) -> Reply:
+async def profile_cmd(ctx: Context, source: str, account: str, since: str | None = None,
+                      until: str | None = None) -> Reply:
     source = source.lower()
     handle = account.lstrip("@")
-    sel = account_selection(handle, source)
+    window = parse_window(since, until, ctx.services.now())
+    sel = account_selection(handle, source).within(window)
     posts = await ctx.services.db.run(lambda s: _load(s, sel, PROFILE_POSTS))
     notes: list[str] = []
     prof = None
@@ -108,16 +125,17 @@ async def profile_cmd(ctx: Context, source: str, account: str) -> Reply:
         await ctx.progress(f"Fetching {source}:{handle}…")
         prof, fetched, notes = await _fetch_account(sources[source], handle, max(0, 200 - len(posts)))
         known = {p.key for p in posts}
-        posts.extend(p for p in fetched if p.key not in known)
+        posts.extend(p for p in fetched if p.key not in known and window.contains(p.created_at))
     elif not posts:
         names = ", ".join(sorted(sources)) or "none"
         raise CommandError(
-            f"No stored posts for {source}:{handle}, and {source} is not a source I can fetch from (sources: {names})."
+            f"No stored posts for {source}:{handle} among {window.searched()}, and {source} is not a source I can "
+            f"fetch from (sources: {names}). {window.widen(f'/profile {source} {handle}')}"
         )
     if not posts and prof is None:
         raise CommandError(f"Nothing found for {source}:{handle}" + (f" ({'; '.join(notes)})" if notes else "."))
     report = await asyncio.to_thread(profile_analysis.build, f"{source}:{handle}", posts, prof)
-    reply = Reply.text(bold(f"Profile of {source}:{handle}"))
+    reply = Reply.text(bold(f"Profile of {source}:{handle}"), "" if window.is_all else f" ({window.searched()})")
     who: list[tuple[str, Any]] = []
     if report.names:
         who.append(("names", ", ".join(report.names)))
@@ -172,7 +190,8 @@ def _network_posts(session: Session, sel: Selection) -> tuple[list[Post], dict[t
         conds = [or_(sel.conditions[0], func.lower(cast(StoredPost.mentions, String)).like(mention))]
         if sel.source:
             conds.append(StoredPost.source == sel.source)
-    stmt = select(StoredPost).where(*conds).order_by(StoredPost.created_at.desc()).limit(NETWORK_POSTS)
+    stmt = sel.window.where(select(StoredPost).where(*conds))
+    stmt = stmt.order_by(StoredPost.created_at.desc()).limit(NETWORK_POSTS)
     posts = [Post.from_row(r) for r in session.execute(stmt).scalars()]
     have = {p.key for p in posts}
     wanted = {p.reply_to for p in posts if p.reply_to and (p.source, p.reply_to) not in have}
@@ -191,17 +210,18 @@ def _network_posts(session: Session, sel: Selection) -> tuple[list[Post], dict[t
     "network",
     "Who interacts with whom: central accounts, communities, bridges; graph + GEXF/GraphML",
     example="/network 3",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
+    args=[Arg("target", TARGET_HELP, complete=watch_ids)],
+    options=WINDOW_OPTIONS,
     role=Role.ANALYST,
     expensive=True,
     timeout=180,
 )
-async def network_cmd(ctx: Context, target: str) -> Reply:
-    sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat))
+async def network_cmd(ctx: Context, target: str, since: str | None = None, until: str | None = None) -> Reply:
+    sel = await _select(ctx, target, since, until)
     await ctx.progress(f"Building the network of {sel.label}…")
     posts, parents = await ctx.services.db.run(lambda s: _network_posts(s, sel))
     if not posts:
-        raise CommandError(f"No stored posts for {sel.label}.")
+        raise sel.nothing_found(f"/network {target}")
     g = await asyncio.to_thread(network.build_graph, posts, parents)
     if g.number_of_edges() == 0:
         return Reply.text(f"{sel.label}: {len(posts)} posts but no replies, mentions or quotes between accounts.")
@@ -253,15 +273,16 @@ def _sentiment(rows: list[tuple[Any, ...]], label: str) -> tuple[Any, ...]:
     "sentiment",
     "How posts feel over time (VADER, English posts), the most negative and positive, negative surges",
     example="/sentiment 3",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
+    args=[Arg("target", TARGET_HELP, complete=watch_ids)],
+    options=WINDOW_OPTIONS,
     role=Role.ANALYST,
     expensive=True,
 )
-async def sentiment_cmd(ctx: Context, target: str) -> Reply:
-    sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat))
+async def sentiment_cmd(ctx: Context, target: str, since: str | None = None, until: str | None = None) -> Reply:
+    sel = await _select(ctx, target, since, until)
     rows = await ctx.services.db.run(lambda s: _text_rows(s, sel, SENTIMENT_POSTS))
     if not rows:
-        raise CommandError(f"No stored posts for {sel.label}.")
+        raise sel.nothing_found(f"/sentiment {target}")
     scores, _buckets, surge, pic = await asyncio.to_thread(_sentiment, rows, sel.label)
     unscored = scores.describe_unscored()
     not_read = f"{unscored}: VADER reads English only, and scoring other languages would call them neutral."
@@ -301,16 +322,17 @@ def _who_row(row: tuple[Any, ...]) -> str:
     "iocs",
     "Indicators in posts (URLs, domains, IPs, hashes, CVEs, e-mails, wallets), with CSV/STIX export",
     example="/iocs 3 --format stix",
-    args=[Arg("target", "a watch id, an account (source:handle or handle), or case:ID", complete=watch_ids)],
-    options=[Option("format", "attach an export", kind=ArgKind.CHOICE, choices=("csv", "stix"))],
+    args=[Arg("target", "a watch id, an account (source:handle or handle), all, or case:ID", complete=watch_ids)],
+    options=[Option("format", "attach an export", kind=ArgKind.CHOICE, choices=("csv", "stix")), *WINDOW_OPTIONS],
     role=Role.ANALYST,
     expensive=True,
 )
-async def iocs_cmd(ctx: Context, target: str, format: str | None = None) -> Reply:
-    sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat, allow=("watch", "account", "case")))
+async def iocs_cmd(ctx: Context, target: str, format: str | None = None, since: str | None = None,
+                   until: str | None = None) -> Reply:
+    sel = await _select(ctx, target, since, until, allow=("all", "watch", "account", "case"))
     rows = await ctx.services.db.run(lambda s: ioc_index.selection_rows(s, sel, IOC_POSTS))
     if not rows:
-        raise CommandError(f"No stored posts for {sel.label}.")
+        raise sel.nothing_found(f"/iocs {target}")
     sightings = await asyncio.to_thread(ioc_index.summarise, rows)
     if not sightings:
         return Reply.text(f"No indicators in the {len(rows)} posts of {sel.label}.")
@@ -362,17 +384,19 @@ async def iocs_cmd(ctx: Context, target: str, format: str | None = None) -> Repl
     "geo",
     "Posts with a location: source geotags and GPS in attached images (EXIF)",
     example="/geo 3 --exif",
-    args=[Arg("target", "a watch id, or an account (source:handle or handle)", complete=watch_ids)],
-    options=[Option("exif", f"also download up to {EXIF_IMAGES} attached images to read GPS", flag=True)],
+    args=[Arg("target", TARGET_HELP, complete=watch_ids)],
+    options=[Option("exif", f"also download up to {EXIF_IMAGES} attached images to read GPS", flag=True),
+             *WINDOW_OPTIONS],
     role=Role.ANALYST,
     expensive=True,
     timeout=120,
 )
-async def geo_cmd(ctx: Context, target: str, exif: bool = False) -> Reply:
-    sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat))
+async def geo_cmd(ctx: Context, target: str, exif: bool = False, since: str | None = None,
+                  until: str | None = None) -> Reply:
+    sel = await _select(ctx, target, since, until)
     posts = await ctx.services.db.run(lambda s: _load(s, sel, GEO_POSTS))
     if not posts:
-        raise CommandError(f"No stored posts for {sel.label}.")
+        raise sel.nothing_found(f"/geo {target}")
     located: list[tuple[Post, geo.Location]] = []
     unlocated_images: list[tuple[Post, str]] = []
     for p in posts:
@@ -437,28 +461,63 @@ def _window(text: str) -> timedelta:
     return window
 
 
+def _span_of(session: Session, sel: Selection) -> tuple[datetime | None, datetime | None]:
+    """The oldest and newest post times of a selection."""
+    stmt = sel.where(select(func.min(StoredPost.created_at), func.max(StoredPost.created_at)))
+    first, last = session.execute(stmt).one()
+    return first, last
+
+
+def _period(window: Window, now: datetime, span: tuple[datetime | None, datetime | None]) -> tuple[datetime, timedelta]:
+    """The end and window width that cover an explicit --since/--until period in BASELINE_WINDOWS + 1 windows."""
+    first, last = span
+    start = window.since or first or now
+    end = window.until or (now if window.since else (last or now) + timedelta(seconds=1))
+    width = (end - start) / (trends.BASELINE_WINDOWS + 1)
+    unit = timedelta(days=1) if width > timedelta(days=2) else timedelta(hours=1)
+    return end, max(unit, unit * round(width / unit))
+
+
 @commands.command(
     "trends",
     "What is spiking: volume and terms against the previous 7 windows, emerging terms, chart",
     example="/trends 3 1d",
     args=[
-        Arg("watch", "a watch id (all stored posts when left out)", required=False, complete=watch_ids),
+        Arg("watch", "a watch id or all (all stored posts when left out)", required=False, complete=watch_ids),
         Arg("window", "how far back to look, e.g. 6h, 1d, 7d (default 1d)", required=False),
     ],
+    options=[Option("since", "analyse a period instead: from when (30d, 2025-01-01, all), split in 8 windows"),
+             Option("until", "the period's end (default: now, or the newest post with --since all)")],
     role=Role.ANALYST,
     expensive=True,
 )
-async def trends_cmd(ctx: Context, watch: str | None = None, window: str | None = None) -> Reply:
-    if watch and window is None and not watch.lower().startswith("watch:") and not watch.isdigit():
+async def trends_cmd(ctx: Context, watch: str | None = None, window: str | None = None, since: str | None = None,
+                     until: str | None = None) -> Reply:
+    if watch and window is None and watch.lower() != "all" and not watch.lower().startswith("watch:") \
+            and not watch.isdigit():
         watch, window = None, watch
-    span = _window(window) if window else timedelta(days=1)
-    target, allow = (watch, ("watch",)) if watch else ("all", ("all",))
+    target = watch or "all"
+    allow = ("watch",) if target.lower() != "all" else ("all",)
     sel = await ctx.services.db.run(lambda s: resolve(s, target, ctx.chat, allow=allow))
-    end = ctx.services.now()
-    since = end - span * (trends.BASELINE_WINDOWS + 1)
-    rows = await ctx.services.db.run(lambda s: _trend_rows(s, sel, since))
+    now = ctx.services.now()
+    if since or until:
+        if window:
+            raise UsageError("Give a window (e.g. 1d) or a period (--since/--until), not both.")
+        period = parse_window(since, until, now)
+        sel = sel.within(period)
+        end, span = _period(period, now, await ctx.services.db.run(lambda s: _span_of(s, sel)))
+        searched = period.searched()
+    else:
+        span = _window(window) if window else timedelta(days=1)
+        end = now
+        searched = f"the last {span * (trends.BASELINE_WINDOWS + 1)}"
+    start = end - span * (trends.BASELINE_WINDOWS + 1)
+    rows = await ctx.services.db.run(lambda s: _trend_rows(s, sel, start))
+    rows = [r for r in rows if r[0] < end]
     if not rows:
-        raise CommandError(f"No stored posts for {sel.label} in the last {span * (trends.BASELINE_WINDOWS + 1)}.")
+        hint = (sel.window.widen(f"/trends {target}") if since or until
+                else f"Widen it: /trends {target} --since all (every stored post, split in 8 windows).")
+        raise CommandError(f"No stored posts for {sel.label} in {searched}. {hint}")
     report, pic = await asyncio.to_thread(_trends, rows, end, span, sel.label)
     reply = Reply.text(bold("Trends: "), trends.describe(report, sel.label))
     if report.spikes:
@@ -479,17 +538,18 @@ async def trends_cmd(ctx: Context, watch: str | None = None, window: str | None 
     "coord",
     "Coordination signals for review: near-duplicate texts across accounts, synchronised bursts, new accounts",
     example="/coord 3",
-    args=[Arg("watch", "a watch id", complete=watch_ids)],
+    args=[Arg("watch", "a watch id, or all", complete=watch_ids)],
+    options=WINDOW_OPTIONS,
     role=Role.ANALYST,
     expensive=True,
     timeout=180,
 )
-async def coord_cmd(ctx: Context, watch: str) -> Reply:
-    sel = await ctx.services.db.run(lambda s: resolve(s, watch, ctx.chat, allow=("watch",)))
+async def coord_cmd(ctx: Context, watch: str, since: str | None = None, until: str | None = None) -> Reply:
+    sel = await _select(ctx, watch, since, until, allow=("all", "watch"))
     await ctx.progress(f"Comparing the posts of {sel.label}…")
     posts = await ctx.services.db.run(lambda s: _load(s, sel, COORD_POSTS))
     if not posts:
-        raise CommandError(f"No stored posts for {sel.label}.")
+        raise sel.nothing_found(f"/coord {watch}")
     clusters = await asyncio.to_thread(coordination.near_duplicate_clusters, posts)
     reply = Reply.text(
         bold(f"Coordination signals in {sel.label}: "),

@@ -88,7 +88,7 @@ class Cluster:
 
 
 def _sync(posts: list[Post]) -> int:
-    times = sorted((p.created_at, (p.author.handle or "").lower()) for p in posts)
+    times = sorted((p.created_at, (p.author.account or "").lower()) for p in posts)
     best, lo = 0, 0
     for hi in range(len(times)):
         while times[hi][0] - times[lo][0] > SYNC_WINDOW:
@@ -103,7 +103,7 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
     words_of: dict[str, list[str]] = {}
     for i, p in enumerate(posts):
         words = normalise(p.full_text)
-        if len(words) >= MIN_WORDS and p.author.handle:
+        if len(words) >= MIN_WORDS and p.author.account:
             key = " ".join(words)
             by_text[key].append(i)
             words_of[key] = words
@@ -132,14 +132,14 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
     clusters = []
     for members in groups.values():
         cluster_posts = sorted((posts[i] for i in members), key=lambda p: p.created_at)
-        accounts = sorted({(p.author.handle or "").lower() for p in cluster_posts})
+        accounts = sorted({(p.author.account or "").lower() for p in cluster_posts})
         if len(accounts) < MIN_ACCOUNTS:
             continue
         ages: dict[str, bool] = {}
         for p in cluster_posts:
             created = account_created_at(p)
             if created is not None:
-                ages[(p.author.handle or "").lower()] = p.created_at - created < timedelta(days=NEW_ACCOUNT_DAYS)
+                ages[(p.author.account or "").lower()] = p.created_at - created < timedelta(days=NEW_ACCOUNT_DAYS)
         clusters.append(
             Cluster(
                 posts=cluster_posts,

@@ -52,13 +52,13 @@ def build_graph(posts: Iterable[Post], parents: dict[tuple[str, str], str] | Non
     by_id = dict(parents or {})
     by_url: dict[str, str] = {}
     for p in posts:
-        if (a := _node(p.author.handle)) is not None:
+        if (a := _node(p.author.account)) is not None:
             by_id[(p.source, p.source_id)] = a
             if p.url:
                 by_url[p.url] = a
     g = nx.DiGraph()
     for p in posts:
-        author = _node(p.author.handle)
+        author = _node(p.author.account)
         if author is None:
             continue
         g.add_node(author)

@@ -3,13 +3,14 @@
 - an account is `source:handle` or a bare `handle` (any source); a leading `@` is ignored and
   handles compare case-insensitively;
 - a watch is a numeric id or `watch:ID`, and only a watch of the asking chat can be selected;
-- `all` (where a command allows it) is every stored post.
+- `all` (where a command allows it) is every stored post;
+- any of them can be narrowed to a time window (`--since`, `--until`: `handlers/analysis/window.py`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session
 
 from bot.command import ChatRef, CommandError, UsageError
+from handlers.analysis.window import Window
 from storage.models import StoredPost
 
 try:  # the watch engine owns these tables; analyses work without them
@@ -39,10 +41,23 @@ class Selection:
     source: str | None = None
     watch_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    window: Window = field(default_factory=Window)
+
+    def within(self, window: Window) -> Selection:
+        """The same posts, only those posted in `window`."""
+        return replace(self, window=window)
+
+    def nothing_found(self, command: str) -> CommandError:
+        """The error for an empty selection: which posts were searched and how to look further."""
+        hint = self.window.widen(command)
+        if self.kind == "watch" and self.window.is_all:
+            hint = (f"It has matched nothing stored yet: /watch test <query> --since all shows what a query finds; "
+                    f"{hint}")
+        return CommandError(f"No stored posts for {self.label} among {self.window.searched()}. {hint}")
 
     def where(self, stmt: Any, since: datetime | None = None, until: datetime | None = None) -> Any:
         """`stmt` filtered to this selection (and a time range on the post's time)."""
-        stmt = stmt.where(*self.conditions)
+        stmt = self.window.where(stmt.where(*self.conditions))
         if since is not None:
             stmt = stmt.where(StoredPost.created_at >= since)
         if until is not None:

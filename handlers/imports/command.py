@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.command import ArgKind, CommandError, CommandSet, Context, Option, Role, UsageError
-from bot.reply import Reply
+from bot.reply import Reply, code
 from handlers.imports.csv_posts import parse_mapping
 from handlers.imports.importer import FORMATS, ImportFailed, ImportReport, import_file
 
@@ -22,7 +22,7 @@ SHARED_NOTE = ("Imported posts join the bot's shared store: every allowed chat c
 
 
 def report_reply(report: ImportReport, filename: str) -> Reply:
-    """The import's outcome: counts, then the first bad rows by line."""
+    """The import's outcome: counts, why rows were not imported, what the watches matched, the first bad rows."""
     reply = Reply().kv([
         ("file", filename),
         ("format", report.format),
@@ -30,14 +30,22 @@ def report_reply(report: ImportReport, filename: str) -> Reply:
         ("duplicates", str(report.duplicates)),
         ("skipped", str(report.skipped)),
         ("errors", str(report.error_count)),
+        ("watch matches", f"{report.matched} ({report.alerts} alerts queued: older posts are matched, not alerted)"
+         if report.matched else "0"),
         ("time", f"{report.seconds:.1f}s"),
     ], title="Import")
+    why = report.why_not_imported()
+    if why:
+        reply.para("Not imported: " + "; ".join(why) + ".")
     if report.errors:
         shown = report.errors[:SHOWN_ERRORS]
         reply.table(["where", "problem"], [(e.where, e.message) for e in shown],
                     title=f"Rows not imported (first {len(shown)} of {report.error_count})")
-    elif report.imported == 0 and report.duplicates == 0:
+    elif report.imported == 0 and report.duplicates == 0 and not report.skipped:
         reply.para("Nothing was imported: the file has no posts.")
+    if report.imported:
+        reply.para("Find them with ", code("/search <query> --since all"), "; analyse them with e.g. ",
+                   code("/sentiment all"), ".")
     return reply
 
 

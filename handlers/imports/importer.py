@@ -10,18 +10,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-from sqlalchemy import Table, insert, select
-from sqlmodel import Session, col
+from typing import TYPE_CHECKING, BinaryIO
 
 from handlers.imports.csv_posts import CsvHeaderError, read_csv
 from handlers.imports.jsonl import read_jsonl
 from handlers.imports.record import RowError, Skipped
 from handlers.imports.telegram_export import ExportError, read_export
+from handlers.monitor.matcher import Matcher
+from handlers.monitor.pipeline import IngestResult, Pipeline
 from handlers.monitor.post import Post
-from storage.models import StoredPost
-from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -30,8 +27,6 @@ FORMATS = ("jsonl", "csv", "telegram")
 BATCH_SIZE = 1000
 MAX_REPORTED_ERRORS = 50
 DEFAULT_SOURCE = "import"
-_POSTS: Table = StoredPost.__table__  # type: ignore[assignment]
-_SQL_CHUNK = 400
 
 Progress = Callable[["ImportReport"], Awaitable[None]]
 
@@ -41,22 +36,72 @@ class ImportFailed(ValueError):
 
 
 @dataclass
+class SkipTally:
+    """Rows skipped for one reason: how many, and where the first one was."""
+
+    count: int
+    first: str
+
+
+@dataclass
 class ImportReport:
-    """What an import did: posts stored, duplicates, skipped rows, and the bad rows by line."""
+    """What an import did: posts stored, duplicates by why, skipped rows by reason, and the bad rows by line."""
 
     format: str
     rows: int = 0
     imported: int = 0
     duplicates: int = 0
+    same_id: int = 0
+    same_text: int = 0
+    repeated: int = 0
     skipped: int = 0
+    skips: dict[str, SkipTally] = field(default_factory=dict)
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
+    matched: int = 0  # match rows written for the imported posts (a post matched by two watches counts twice)
+    alerts: int = 0  # alerts queued: only for posts recent enough (monitor.alert_max_age_s)
     seconds: float = 0.0
 
     def error(self, err: RowError) -> None:
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(err)
+
+    def skip(self, row: Skipped) -> None:
+        self.skipped += 1
+        tally = self.skips.get(row.reason)
+        if tally is None:
+            self.skips[row.reason] = SkipTally(1, row.where)
+        else:
+            tally.count += 1
+
+    def ingested(self, sent: int, result: IngestResult) -> None:
+        """Count what the pipeline did with `sent` posts."""
+        self.imported += result.stored
+        self.duplicates += sent - result.stored
+        self.same_id += result.same_id
+        self.same_text += result.same_text
+        self.repeated += result.repeated
+        self.matched += result.matches
+        self.alerts += result.alerts
+
+    def why_not_imported(self) -> list[str]:
+        """Each reason rows were not imported, with a count: duplicates by kind, then skips by reason."""
+        reasons = []
+        if self.same_id:
+            reasons.append(f"{self.same_id} already stored (same source id)")
+        if self.same_text:
+            reasons.append(f"{self.same_text} same text as a stored post")
+        if self.repeated:
+            reasons.append(f"{self.repeated} repeated in the file (same id or text)")
+        for reason, tally in sorted(self.skips.items(), key=lambda item: -item[1].count):
+            where = f" (first: {tally.first})" if tally.count > 1 else f" ({tally.first})"
+            reasons.append(f"{tally.count} skipped: {reason}{where}")
+        if self.error_count:
+            first = self.errors[0]
+            reasons.append(f"{self.error_count} bad: {first.message} on {first.where}"
+                           + (" and the others listed below" if self.error_count > 1 else ""))
+        return reasons
 
     @property
     def posts_per_s(self) -> float:
@@ -99,53 +144,19 @@ def _next_batch(rows: Iterator[Post | RowError | Skipped], report: ImportReport,
         elif isinstance(row, RowError):
             report.error(row)
         else:
-            report.skipped += 1
+            report.skip(row)
     return batch or None
 
 
-def store_posts(session: Session, posts: list[Post]) -> int:
-    """Insert posts not already stored (by source and source id); returns how many were new."""
-    first: dict[tuple[str, str], Post] = {}
-    for post in posts:
-        first.setdefault(post.key, post)  # the first copy wins, as it does across batches
-    unique = list(first.values())
-    known: set[tuple[str, str]] = set()
-    by_source: dict[str, list[str]] = {}
-    for post in unique:
-        by_source.setdefault(post.source, []).append(post.source_id)
-    for source, ids in by_source.items():
-        for start in range(0, len(ids), _SQL_CHUNK):
-            chunk = ids[start : start + _SQL_CHUNK]
-            found = session.exec(select(StoredPost.source_id).where(  # type: ignore[call-overload]
-                col(StoredPost.source) == source, col(StoredPost.source_id).in_(chunk)))
-            known.update((source, sid) for (sid,) in found)
-    fresh = [p for p in unique if p.key not in known]
-    if fresh:
-        collected = utcnow()
-        session.execute(insert(_POSTS), [row_values(p, collected) for p in fresh])
-    return len(fresh)
-
-
-def row_values(post: Post, collected_at: datetime) -> dict[str, Any]:
-    """The `posts` columns of `post.to_row()`, built directly (a SQLModel instance per row costs ~8x more)."""
-    return {
-        "source": post.source, "source_id": post.source_id, "url": post.url,
-        "author_id": post.author.id, "author_handle": post.author.handle, "author_name": post.author.name,
-        "text": post.text, "title": post.title, "created_at": post.created_at, "collected_at": collected_at,
-        "lang": post.lang, "reply_to": post.reply_to, "thread_id": post.thread_id,
-        "content_hash": post.content_hash, "mentions": list(post.mentions), "hashtags": list(post.hashtags),
-        "urls": list(post.urls), "media": list(post.media), "geo": post.geo,
-        "engagement": dict(post.engagement), "raw": post.raw,
-    }
-
-
-async def _ingest(services: Services, batch: list[Post]) -> int:
-    """Hand a batch to the monitoring pipeline (stored and matched); store directly without one."""
+async def _ingest(services: Services, batch: list[Post]) -> IngestResult:
+    """Run a batch through the monitoring pipeline, as polled posts are: stored, de-duplicated and matched
+    against the active watches; only posts recent enough alert (monitor.alert_max_age_s). Without a running
+    engine (a bare test) the pipeline stores and de-duplicates with no watches."""
     monitor = services.extras.get("monitor")
     if monitor is not None:
-        result = await monitor.ingest(batch, alert=False)
-        return int(result.stored)
-    return await services.db.run(lambda session: store_posts(session, batch))
+        return await monitor.ingest(batch)
+    pipeline = Pipeline(services.db, Matcher(), services.settings.monitor, services.now)
+    return await pipeline.ingest(batch, alert=False)
 
 
 async def import_file(
@@ -188,9 +199,7 @@ async def import_file(
                 raise ImportFailed(str(exc)) from None
             if batch is None:
                 break
-            stored = await _ingest(services, batch)
-            report.imported += stored
-            report.duplicates += len(batch) - stored
+            report.ingested(len(batch), await _ingest(services, batch))
             if progress is not None:
                 await progress(report)
     report.seconds = time.perf_counter() - started

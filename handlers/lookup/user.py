@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.command import Arg, CommandError, CommandSet, Context, Option, Role, UsageError
 from bot.reply import Reply, Span, bold, italic, link
 from handlers.lookup.sweep import report
 from handlers.lookup.sweep.engine import Limits, SiteResult, Sweeper
 from handlers.lookup.sweep.site import FormatError, normalise_username
-from handlers.lookup.sweep.sitelist import categories, default_sites, select
+from handlers.lookup.sweep.sitelist import categories, default_sites, not_asked, select
 from handlers.lookup.sweep.verdict import Status
 
 commands = CommandSet()
@@ -80,11 +80,12 @@ async def user(ctx: Context, name: str, category: str | None = None, only: str |
         found += result.status is Status.FOUND
         if throttle.ready():
             await ctx.progress(progress_text(username, len(results), len(sites), found))
-    return final_reply(username, results, site_list.origin, site_list.credit, time.monotonic() - started)
+    skipped = not_asked(site_list.sites, category=category, only=(only or "").split(","))
+    return final_reply(username, results, site_list.origin, site_list.credit, time.monotonic() - started, skipped)
 
 
 def final_reply(username: str, results: list[SiteResult], origin: str, credit: str | None,
-                elapsed_s: float) -> Reply:
+                elapsed_s: float, skipped: Sequence[str] = ()) -> Reply:
     """Found profiles by category with links, the unknowns apart with their reasons, and both files."""
     tally = report.counts(results)
     reply = Reply.text(
@@ -101,6 +102,8 @@ def final_reply(username: str, results: list[SiteResult], origin: str, credit: s
         reply.para(
             "Unknown (neither yes nor no): ", "; ".join(f"{count} {reason}" for reason, count in reasons)
         )
+    if skipped:
+        reply.para("Not asked: ", "; ".join(skipped), ".")
     reply.para(italic(f"Sites: {origin}" + (f". List credit: {credit}" if credit else "")))
     ordered = report.ordered(results)
     stem = f"user-{username}"

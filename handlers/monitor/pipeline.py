@@ -54,6 +54,9 @@ class IngestResult:
     matches: int = 0
     alerts: int = 0
     chats: set[tuple[str, int]] = field(default_factory=set)
+    same_id: int = 0  # duplicates, by why: already stored under the same source and id,
+    same_text: int = 0  # the same text as a stored post,
+    repeated: int = 0  # or a repeat (same id or text) of a post earlier in the same batch
 
     def add(self, other: IngestResult) -> None:
         self.received += other.received
@@ -62,6 +65,9 @@ class IngestResult:
         self.matches += other.matches
         self.alerts += other.alerts
         self.chats |= other.chats
+        self.same_id += other.same_id
+        self.same_text += other.same_text
+        self.repeated += other.repeated
 
 
 class Pipeline:
@@ -104,6 +110,7 @@ class Pipeline:
         if self.before_match is not None:
             await self.before_match()
         unique = unique_posts(posts)
+        repeated = len(posts) - len(unique)
         matched = {post.key: self.matcher.match(post) for post in unique}
         if only_matching:
             unique = [post for post in unique if matched[post.key] or (sample and sampled(post, sample))]
@@ -114,6 +121,7 @@ class Pipeline:
             result = store_batch(session, unique, matched, now, since)
             result.received = len(posts)
             result.duplicates = len(posts) - result.stored
+            result.repeated = repeated
             if cursor is not None:
                 save_cursor(session, cursor, now)
             return result
@@ -156,10 +164,11 @@ def store_batch(
     alert_since: datetime | None,
 ) -> IngestResult:
     """Insert the new posts, their match rows and alerts for posts since `alert_since` (None: no alerts)."""
-    fresh = _drop_known(session, posts)
+    fresh, same_id, same_text = _drop_known(session, posts)
     ids = _insert_posts(session, fresh, now)
     ioc_index.store_fresh(session, ((ids[p.key], p.full_text, p.created_at) for p in fresh if p.key in ids))
-    result = IngestResult(stored=len(ids))
+    # a post another process stored meanwhile lost the insert on its source id
+    result = IngestResult(stored=len(ids), same_id=same_id + len(fresh) - len(ids), same_text=same_text)
     wanted = {m.watch_id for post in fresh if post.key in ids for m in matched.get(post.key, ())}
     watches = _watches(session, wanted)
     match_rows: list[dict[str, Any]] = []
@@ -205,8 +214,8 @@ def _alert_row(platform: str, chat_id: int, post: Post, post_id: int, hits: list
     }
 
 
-def _drop_known(session: Session, posts: list[Post]) -> list[Post]:
-    """The posts whose key and content hash are not stored yet."""
+def _drop_known(session: Session, posts: list[Post]) -> tuple[list[Post], int, int]:
+    """The posts whose key and content hash are not stored yet, and how many were known by key and by text."""
     by_source: dict[str, list[str]] = {}
     for post in posts:
         by_source.setdefault(post.source, []).append(post.source_id)
@@ -222,7 +231,9 @@ def _drop_known(session: Session, posts: list[Post]) -> list[Post]:
     for chunk in _chunks([h for h in hashes.values() if h]):
         known_hashes.update(r[0] for r in session.execute(
             select(_POSTS.c.content_hash).where(_POSTS.c.content_hash.in_(chunk))))
-    return [p for p in posts if p.key not in known_keys and hashes[p.key] not in known_hashes]
+    same_id = sum(1 for p in posts if p.key in known_keys)
+    fresh = [p for p in posts if p.key not in known_keys and hashes[p.key] not in known_hashes]
+    return fresh, same_id, len(posts) - same_id - len(fresh)
 
 
 def _insert_posts(session: Session, posts: list[Post], now: datetime) -> dict[tuple[str, str], int]:

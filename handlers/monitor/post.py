@@ -19,6 +19,16 @@ class Author:
     handle: str | None = None
     name: str | None = None
 
+    @property
+    def account(self) -> str | None:
+        """Who posted, for analyses that group by account: the handle, else the display name with the id
+        (a Telegram export names senders only so: `Ann (user101)`), else whichever is known."""
+        if self.handle:
+            return self.handle
+        if self.name and self.id:
+            return f"{self.name} ({self.id})"
+        return self.id or self.name
+
 
 @dataclass(slots=True)
 class Post:
@@ -53,9 +63,11 @@ class Post:
 
     @property
     def content_hash(self) -> str:
-        """Hash of the normalised text, to drop the same content cross-posted or re-fetched."""
+        """Hash of the author and normalised text, to drop the same content cross-posted or re-fetched (the
+        author's id where there is no handle, as in Telegram exports: two senders' same words are two posts)."""
         norm = " ".join(unicodedata.normalize("NFKC", self.full_text).casefold().split())
-        return hashlib.sha256(f"{self.author.handle or ''}\x00{norm}".encode()).hexdigest()
+        author = self.author.handle or self.author.id or ""
+        return hashlib.sha256(f"{author}\x00{norm}".encode()).hexdigest()
 
     def to_row(self) -> StoredPost:
         return StoredPost(

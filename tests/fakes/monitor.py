@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from bot.command import CommandSet
 from bot.reply import Paragraph, Reply
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import Page, Source
@@ -65,7 +66,8 @@ class FakeSource(Source):
 
 async def start_monitor_bot(
     tmp_path: Path, clock: Clock, source: FakeSource | None = None, *, surface: bool = True,
-    background: bool = False, **monitor: object,
+    background: bool = False, extra_sets: Sequence[CommandSet] = (), database: dict[str, object] | None = None,
+    **monitor: object,
 ) -> tuple[BotHarness, RecordingSurface]:
     """A started bot serving the watch commands with a fake source and a recording Telegram surface.
 
@@ -76,8 +78,9 @@ async def start_monitor_bot(
 
     settings = {"chat_interval_s": 0, "poll_jitter_s": 0, **monitor}
     recorder = RecordingSurface("telegram")
-    bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], clock=clock, background=background,
-                     surfaces=[recorder] if surface else [], monitor=settings)
+    bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands, *extra_sets], clock=clock, background=background,
+                     surfaces=[recorder] if surface else [], monitor=settings,
+                     **({"database": database} if database else {}))
     fake = source or FakeSource()
     bot.services.extras["monitor"] = Monitor(bot.services, sources=lambda: {fake.name: fake})
     await bot.start()

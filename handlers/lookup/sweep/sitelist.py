@@ -120,5 +120,18 @@ def select(sites: Iterable[Site], *, category: str | None = None, only: Sequence
     return chosen
 
 
+def not_asked(sites: Sequence[Site], *, category: str | None = None, only: Sequence[str] = ()) -> list[str]:
+    """Why sites of the list are left out of a sweep (`select`'s rules), with counts, for the reply."""
+    wanted = {n.strip().lower() for n in only if n.strip()}
+    reasons = []
+    if disabled := sum(1 for s in sites if s.disabled):
+        reasons.append(f"{disabled} disabled in the site list")
+    if not (wanted or category) and (adult := sum(1 for s in sites if s.category == NSFW and not s.disabled)):
+        reasons.append(f"{adult} adult sites (ask with --category '{NSFW}')")
+    if missing := sorted(wanted - {s.name.lower() for s in sites}):
+        reasons.append("not in the site list: " + ", ".join(missing))
+    return reasons
+
+
 def categories(sites: Iterable[Site]) -> list[str]:
     return sorted({s.category for s in sites})
