@@ -103,7 +103,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     timeout: float | None = None  # seconds; None = the configured default
     needs_allowed_chat: bool = True
-    expensive: bool = False  # rate-limited per user and chat
+    expensive: bool = False  # rate-limited per user and chat; its database work runs in the bulk lane
     hidden: bool = False
     audit_args: bool = True  # False: the audit log keeps that the command ran, not its arguments (erasure)
 

@@ -23,6 +23,7 @@ from handlers.monitor.matcher import Matcher
 from handlers.monitor.post import Post
 from handlers.monitor.query import Query, QueryError, parse_query
 from storage import watches
+from storage.db import checkpoint
 from storage.models import OutboxItem, OutboxState, Role, StoredPost, Watch, WatchMatch, WatchState
 
 commands = CommandSet()
@@ -417,6 +418,7 @@ def run_test(session: Session, query: Query, since: datetime) -> TrialResult:
     result = TrialResult()
     before: tuple[datetime, int] | None = None
     while result.scanned < TEST_SCAN_LIMIT:
+        checkpoint()  # a cancelled /watch test stops here
         stmt = select(StoredPost).where(col(StoredPost.created_at) >= since)
         if before is not None:
             stmt = stmt.where((col(StoredPost.created_at) < before[0]) | (
