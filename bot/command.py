@@ -276,11 +276,6 @@ class Context:
     async def progress(self, message: str | Reply) -> None:
         await self.sink.progress(Reply.text(message) if isinstance(message, str) else message)
 
-    def require(self, role: Role) -> None:
-        """Stop the handler unless the caller has `role` (for checks finer than the command's)."""
-        if self.role < role:
-            raise CommandError(f"This needs the {role.label} role; you are {self.role.label}.")
-
 
 _DURATION = re.compile(r"(\d+)\s*(s|sec|m|min|h|d|w)", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}

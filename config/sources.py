@@ -6,12 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 
 
 class SourceSettings(BaseModel):
-    """What every source has: a switch, a base URL, a poll interval and a request rate."""
+    """What every source has: a switch, a poll interval and a request rate (each one's roots are its own)."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    base_url: str
     interval_s: float = Field(default=300, ge=5, description="poll interval for this source's jobs")
     rate_per_s: float = Field(default=1.0, gt=0, description="requests per second to this host, at most")
 
@@ -75,7 +74,6 @@ class BlueskySettings(SourceSettings):
 
 
 class RssSettings(SourceSettings):
-    base_url: str = ""
     feeds: list[str] = Field(default_factory=list)
     interval_s: float = 900
 
