@@ -28,6 +28,14 @@ class MastodonSettings(SourceSettings):
     tokens: dict[str, SecretStr] = Field(default_factory=dict,
                                          description="instance URL → its access token (several instances)")
     rate_per_s: float = 1.0  # 300 requests / 5 min per IP
+    firehose: bool = Field(default=False, description="keep the first instance's public streaming timeline open "
+                           "for keyword watches instead of polling (needs that instance's token)")
+    firehose_sample: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of the streamed posts no watch matches that are stored anyway (0: only matched posts)",
+    )
+    streaming_url: str = Field(default="", description="the first instance's streaming API root when served "
+                               "elsewhere (urls.streaming_api of its /api/v1/instance); empty: the instance itself")
 
     @field_validator("instances")
     @classmethod
