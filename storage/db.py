@@ -113,6 +113,23 @@ def bulk_lane(on: bool = True) -> Iterator[None]:
             _lane.reset(token)
 
 
+_stops: ContextVar[bool] = ContextVar("db_stops_when_cancelled", default=False)
+
+
+@contextmanager
+def stops_when_cancelled() -> Iterator[None]:
+    """In this block, and in tasks started in it, database work stops when its awaiting task is cancelled.
+
+    For commands (a timeout means nobody wants the result). Elsewhere a cancelled await lets the work finish,
+    so a stop never undoes the record of something already done outside (an alert marked sent).
+    """
+    token = _stops.set(True)
+    try:
+        yield
+    finally:
+        _stops.reset(token)
+
+
 class Cancelled(Exception):
     """The command awaiting this database work was cancelled (a timeout, a stop): the work stopped early."""
 
@@ -334,8 +351,9 @@ class Database:
 
         Inside `first_write(rows)`, the first call whose transaction writes commits `rows` with it;
         `carrying` rows commit with this transaction whatever it does (unless committed before).
-        The lane is `lane`, else the bulk lane inside `bulk_lane()`, else the interactive one. When the
-        awaiting task is cancelled, the work stops too (`Cancellation`) and its transaction rolls back.
+        The lane is `lane`, else the bulk lane inside `bulk_lane()`, else the interactive one. Inside
+        `stops_when_cancelled()`, when the awaiting task is cancelled the work stops too (`Cancellation`) and
+        its transaction rolls back; work not yet started never runs, in any case.
         """
         joining, force = (carrying, True) if carrying is not None and not carrying.done else (_joining.get(), False)
         if joining is not None and joining.done:
@@ -346,7 +364,8 @@ class Database:
         try:
             return await loop.run_in_executor(pool, self._run_sync, fn, joining, force, cancellation)
         except asyncio.CancelledError:
-            cancellation.cancel()
+            if _stops.get():
+                cancellation.cancel()
             raise
 
     def _settle_sync(self, rows: FirstWrite) -> bool:

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 import handlers.watch as watch_module
 from handlers.monitor.matcher import Matcher
 from storage import audit
-from storage.db import Cancelled, Database, Lane, migrate
+from storage.db import Cancelled, Database, Lane, migrate, stops_when_cancelled
 from storage.models import AuditEntry
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
@@ -82,7 +82,8 @@ async def test_a_cancelled_run_stops_its_statement(db_url: str) -> None:
         return result
 
     try:
-        task = asyncio.create_task(db.run(work, lane=Lane.BULK))
+        with stops_when_cancelled():  # as the router runs a command
+            task = asyncio.create_task(db.run(work, lane=Lane.BULK))
         assert await asyncio.to_thread(started.wait, LONG)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -109,6 +110,34 @@ async def test_work_cancelled_before_it_starts_never_runs(tmp_path: Path) -> Non
             await queued
         await db.run(lambda s: None, lane=Lane.BULK)  # the lane's one thread is free again and ran nothing else
         assert ran == []
+    finally:
+        release.set()
+        db.close()
+
+
+async def test_outside_a_command_a_cancelled_await_lets_the_write_finish(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    migrate(url)
+    db = Database(url)
+    started, release = threading.Event(), threading.Event()
+
+    def mark(session: Session) -> None:  # say, an alert marked sent after it left
+        started.set()
+        release.wait(LONG)
+        _audit(session)
+
+    try:
+        task = asyncio.create_task(db.run(mark))
+        assert await asyncio.to_thread(started.wait, LONG)
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(int(LONG * 100)):
+            if await db.run(lambda s: audit.recent(s, 1)):
+                break
+            await asyncio.sleep(0.01)
+        assert len(await db.run(lambda s: audit.recent(s, 5))) == 1  # committed all the same
     finally:
         release.set()
         db.close()
