@@ -148,7 +148,3 @@ class App:
             else:
                 found.append(DiscordSurface(self.services, self.router))
         return found
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

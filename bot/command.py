@@ -103,7 +103,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     timeout: float | None = None  # seconds; None = the configured default
     needs_allowed_chat: bool = True
-    expensive: bool = False  # rate-limited per user and chat
+    expensive: bool = False  # rate-limited per user and chat; its database work runs in the bulk lane
     hidden: bool = False
     audit_args: bool = True  # False: the audit log keeps that the command ran, not its arguments (erasure)
 
@@ -275,11 +275,6 @@ class Context:
 
     async def progress(self, message: str | Reply) -> None:
         await self.sink.progress(Reply.text(message) if isinstance(message, str) else message)
-
-    def require(self, role: Role) -> None:
-        """Stop the handler unless the caller has `role` (for checks finer than the command's)."""
-        if self.role < role:
-            raise CommandError(f"This needs the {role.label} role; you are {self.role.label}.")
 
 
 _DURATION = re.compile(r"(\d+)\s*(s|sec|m|min|h|d|w)", re.IGNORECASE)

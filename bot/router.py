@@ -34,7 +34,7 @@ from bot.reply import Button, Reply, code
 from bot.services import Services
 from bot.untrusted import encodable
 from storage import audit, identity
-from storage.db import Database, FirstWrite, first_write
+from storage.db import Database, FirstWrite, bulk_lane, first_write, stops_when_cancelled
 from storage.models import ButtonToken, Role
 
 log = logging.getLogger(__name__)
@@ -468,7 +468,10 @@ class Router:
         started = time.monotonic()
         record = CommandRecord(ctx.user.key, ctx.chat.key, command.name, self.masked(args_text), receipt) \
             if command.mutates else None
-        with first_write(record):  # a changing command's first write carries its audit entry and receipt
+        # a changing command's first write carries its audit entry and receipt; an expensive command's database
+        # work runs in the bulk lane, so access checks and audit entries never queue behind it; a timed-out
+        # command's database work stops
+        with first_write(record), bulk_lane(command.expensive), stops_when_cancelled():
             task = asyncio.create_task(command.handler(ctx, **kwargs), name=f"cmd:{command.name}")
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)

@@ -6,12 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, fi
 
 
 class SourceSettings(BaseModel):
-    """What every source has: a switch, a base URL, a poll interval and a request rate."""
+    """What every source has: a switch, a poll interval and a request rate (each one's roots are its own)."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    base_url: str
     interval_s: float = Field(default=300, ge=5, description="poll interval for this source's jobs")
     rate_per_s: float = Field(default=1.0, gt=0, description="requests per second to this host, at most")
 
@@ -29,6 +28,14 @@ class MastodonSettings(SourceSettings):
     tokens: dict[str, SecretStr] = Field(default_factory=dict,
                                          description="instance URL → its access token (several instances)")
     rate_per_s: float = 1.0  # 300 requests / 5 min per IP
+    firehose: bool = Field(default=False, description="keep the first instance's public streaming timeline open "
+                           "for keyword watches instead of polling (needs that instance's token)")
+    firehose_sample: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="share of the streamed posts no watch matches that are stored anyway (0: only matched posts)",
+    )
+    streaming_url: str = Field(default="", description="the first instance's streaming API root when served "
+                               "elsewhere (urls.streaming_api of its /api/v1/instance); empty: the instance itself")
 
     @field_validator("instances")
     @classmethod
@@ -75,7 +82,6 @@ class BlueskySettings(SourceSettings):
 
 
 class RssSettings(SourceSettings):
-    base_url: str = ""
     feeds: list[str] = Field(default_factory=list)
     interval_s: float = 900
 

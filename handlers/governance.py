@@ -13,6 +13,7 @@ from bot.command import Arg, CommandSet, Context, UsageError
 from bot.reply import Button, Reply, bold, code
 from bot.services import Services, StatusSection
 from storage import audit
+from storage.db import Lane
 from storage.erasure import ErasureReport, Subject, forget
 from storage.models import Role
 from storage.retention import purge
@@ -66,7 +67,7 @@ async def run_purge(services: Services, by: str = SYSTEM) -> dict[str, int]:
         audit.record(session, user=by, chat=SYSTEM, command="purge", args="", outcome="ok", detail=detail)
         return counts
 
-    counts = await services.db.run(work)
+    counts = await services.db.run(work, lane=Lane.BULK)
     services.extras[LAST_PURGE] = (now, counts)
     log.info("purge", extra={"deleted": counts})
     return counts

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -11,8 +12,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -90,6 +92,118 @@ def _commit_with(session: Session, rows: FirstWrite) -> bool:
         return True
 
 
+class Lane(StrEnum):
+    """Which worker threads run a piece of database work."""
+
+    INTERACTIVE = "interactive"  # access checks, audit entries, commands' small reads and writes, delivery
+    BULK = "bulk"  # analyses and scans over many rows (/watch test, /coord...): never ahead of interactive work
+
+
+_lane: ContextVar[Lane] = ContextVar("db_lane", default=Lane.INTERACTIVE)
+
+
+@contextmanager
+def bulk_lane(on: bool = True) -> Iterator[None]:
+    """In this block, and in tasks started in it, `Database.run` uses the bulk lane (when `on`)."""
+    token = _lane.set(Lane.BULK) if on else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _lane.reset(token)
+
+
+_stops: ContextVar[bool] = ContextVar("db_stops_when_cancelled", default=False)
+
+
+@contextmanager
+def stops_when_cancelled() -> Iterator[None]:
+    """In this block, and in tasks started in it, database work stops when its awaiting task is cancelled.
+
+    For commands (a timeout means nobody wants the result). Elsewhere a cancelled await lets the work finish,
+    so a stop never undoes the record of something already done outside (an alert marked sent).
+    """
+    token = _stops.set(True)
+    try:
+        yield
+    finally:
+        _stops.reset(token)
+
+
+class Cancelled(Exception):
+    """The command awaiting this database work was cancelled (a timeout, a stop): the work stopped early."""
+
+
+CANCEL_AGAIN_S = 0.25  # PostgreSQL: how often a cancel is repeated until the cancelled work lets go
+
+
+class Cancellation:
+    """The flag a cancelled `Database.run` raises for its worker thread, which stops at the next check.
+
+    SQLite checks it while a statement runs (a progress handler); on PostgreSQL the running statement is
+    cancelled on the server; Python loops over batches call `checkpoint()`.
+    """
+
+    def __init__(self) -> None:
+        self._set = threading.Event()
+        self._lock = threading.Lock()
+        self._server: Any = None  # the PostgreSQL connection while this work holds it
+        self._released = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._set.is_set()
+
+    def cancel(self) -> None:
+        """Stop the work (from the event loop: a server-side cancel is sent from a short-lived thread)."""
+        self._set.set()
+        if self._server is not None:
+            threading.Thread(target=self._cancel_statement, name="db-cancel", daemon=True).start()
+
+    def _cancel_statement(self) -> None:
+        """Cancel the running statement, again until the work lets go (a cancel between statements is lost)."""
+        while True:
+            with self._lock:  # the connection stays this work's until `release`
+                if self._server is None:
+                    return
+                with contextlib.suppress(Exception):  # the statement may have ended meanwhile
+                    self._server.cancel_safe()
+            if self._released.wait(CANCEL_AGAIN_S):
+                return
+
+    def hold(self, session: Session) -> None:
+        """The work's session holds a PostgreSQL connection: a cancel reaches its running statement."""
+        if session.get_bind().dialect.name == "postgresql":
+            with self._lock:
+                self._server = session.connection().connection.dbapi_connection
+        checkpoint()
+
+    def release(self) -> None:
+        """The connection goes back to the pool: a late cancel must not reach the next work on it."""
+        with self._lock:
+            self._server = None
+        self._released.set()
+
+
+_worker = threading.local()  # .cancellation: the Cancellation of the work this worker thread runs
+
+
+def checkpoint() -> None:
+    """Raise `Cancelled` when the work this worker thread runs was cancelled (call it between batches)."""
+    cancellation: Cancellation | None = getattr(_worker, "cancellation", None)
+    if cancellation is not None and cancellation.cancelled:
+        raise Cancelled("the command was cancelled")
+
+
+def _interrupted() -> int:
+    """SQLite's progress handler: non-zero aborts the running statement of cancelled work."""
+    cancellation: Cancellation | None = getattr(_worker, "cancellation", None)
+    return 1 if cancellation is not None and cancellation.cancelled else 0
+
+
+SQLITE_CHECK_EVERY = 10_000  # SQLite virtual machine steps between checks of the cancellation flag
+
+
 def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     cur.execute("PRAGMA journal_mode=WAL")
@@ -97,6 +211,7 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+    dbapi_conn.set_progress_handler(_interrupted, SQLITE_CHECK_EVERY)  # type: ignore[attr-defined]
 
 
 class MissingDriver(RuntimeError):
@@ -181,12 +296,19 @@ def migrate(url: str, revision: str = "heads") -> None:
 
 
 class Database:
-    """Runs session work in worker threads so the event loop never waits on the database."""
+    """Runs session work in worker threads so the event loop never waits on the database.
 
-    def __init__(self, url: str, *, workers: int = 4) -> None:
+    Two lanes of threads: interactive work (access checks, audit entries, small reads and writes) never queues
+    behind bulk work (analyses over many rows), which has threads of its own.
+    """
+
+    def __init__(self, url: str, *, workers: int = 4, bulk_workers: int = 2) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        self._pools = {
+            Lane.INTERACTIVE: ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db"),
+            Lane.BULK: ThreadPoolExecutor(max_workers=bulk_workers, thread_name_prefix="db-bulk"),
+        }
 
     def migrate(self) -> None:
         migrate(self.url)
@@ -202,24 +324,49 @@ class Database:
                 session.rollback()
                 raise
 
-    def _run_sync(self, fn: Callable[[Session], T], joining: FirstWrite | None, force: bool) -> T:
-        with self.session() as session:
-            result = fn(session)
-            if joining is not None and (force or _wrote(session)):
-                _commit_with(session, joining)
-            return result
+    def _run_sync(self, fn: Callable[[Session], T], joining: FirstWrite | None, force: bool,
+                  cancellation: Cancellation) -> T:
+        _worker.cancellation = cancellation
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                try:
+                    cancellation.hold(session)
+                    result = fn(session)
+                    if joining is not None and (force or _wrote(session)):
+                        _commit_with(session, joining)
+                    session.commit()
+                    return result
+                except BaseException:
+                    cancellation.release()  # no cancel may reach the rollback
+                    session.rollback()
+                    raise
+                finally:
+                    cancellation.release()
+        finally:
+            _worker.cancellation = None
 
-    async def run(self, fn: Callable[[Session], T], *, carrying: FirstWrite | None = None) -> T:
+    async def run(self, fn: Callable[[Session], T], *, carrying: FirstWrite | None = None,
+                  lane: Lane | None = None) -> T:
         """Run `fn(session)` in a worker thread and commit; returns what `fn` returns.
 
         Inside `first_write(rows)`, the first call whose transaction writes commits `rows` with it;
         `carrying` rows commit with this transaction whatever it does (unless committed before).
+        The lane is `lane`, else the bulk lane inside `bulk_lane()`, else the interactive one. Inside
+        `stops_when_cancelled()`, when the awaiting task is cancelled the work stops too (`Cancellation`) and
+        its transaction rolls back; work not yet started never runs, in any case.
         """
         joining, force = (carrying, True) if carrying is not None and not carrying.done else (_joining.get(), False)
         if joining is not None and joining.done:
             joining = None
+        cancellation = Cancellation()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._run_sync, fn, joining, force)
+        pool = self._pools[lane or _lane.get()]
+        try:
+            return await loop.run_in_executor(pool, self._run_sync, fn, joining, force, cancellation)
+        except asyncio.CancelledError:
+            if _stops.get():
+                cancellation.cancel()
+            raise
 
     def _settle_sync(self, rows: FirstWrite) -> bool:
         with self.session() as session:
@@ -233,7 +380,7 @@ class Database:
         if rows is None or rows.done:
             return False
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._settle_sync, rows)
+        return await loop.run_in_executor(self._pools[Lane.INTERACTIVE], self._settle_sync, rows)
 
     @property
     def size_bytes(self) -> int | None:
@@ -250,5 +397,6 @@ class Database:
         return make_url(self.url).render_as_string(hide_password=True)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
         self.engine.dispose()

@@ -140,13 +140,6 @@ def count_active(session: Session) -> int:
     ).scalar_one())
 
 
-def posts_since(session: Session, since: datetime, limit: int) -> list[StoredPost]:
-    """Stored posts created since `since`, newest first, at most `limit`."""
-    query = (select(StoredPost).where(col(StoredPost.created_at) >= since)
-             .order_by(col(StoredPost.created_at).desc()).limit(limit))
-    return list(session.execute(query).scalars())
-
-
 def digest_for_chat(session: Session, platform: str, chat_id: int) -> DigestSchedule | None:
     return session.execute(
         select(DigestSchedule).where(DigestSchedule.chat_platform == platform, DigestSchedule.chat_id == chat_id)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import timedelta
 
+import pytest
+
+from handlers.analysis import coordination
 from handlers.analysis.coordination import near_duplicate_clusters
 from tests.analysis_data import EPOCH, organic, post
 
@@ -50,3 +54,53 @@ def test_campaign_is_the_only_cluster_and_its_signals_are_stated() -> None:
 
 def test_organic_noise_alone_has_no_clusters() -> None:
     assert near_duplicate_clusters(organic(1500, seed=12)) == []
+
+
+def _edited_campaigns(seed: int) -> list:
+    """Campaigns whose copies carry 0-3 word edits: some pairs fall just below the threshold, some just above."""
+    rng = random.Random(seed)
+    vocab = ["energy", "ministry", "outage", "share", "delete", "truth", "power", "grid", "people", "lied",
+             "about", "today", "before", "they", "alpha", "beta", "gamma", "delta"]
+    out = []
+    for c in range(10):
+        base = [rng.choice(vocab) for _ in range(rng.randrange(8, 25))]
+        for i in range(rng.randrange(3, 10)):
+            words = list(base)
+            for _ in range(rng.randrange(4)):
+                words[rng.randrange(len(words))] = rng.choice(vocab)
+            at = EPOCH + timedelta(seconds=rng.randrange(3600))
+            out.append(post(f"c{c}a{i}", at, " ".join(words) + f" https://x.example/{i}", sid=f"c{c}-{i}"))
+    return out
+
+
+def _exact_clusters(posts: list) -> list[list[str]]:
+    """The definition, by brute force: every pair of distinct texts compared by exact shingle Jaccard."""
+    by_text: dict[str, list[int]] = {}
+    for i, p in enumerate(posts):
+        words = coordination.normalise(p.full_text)
+        if len(words) >= coordination.MIN_WORDS and p.author.handle:
+            by_text.setdefault(" ".join(words), []).append(i)
+    keys = list(by_text)
+    shingles = [coordination._shingles(k.split()) for k in keys]
+    parent = list(range(len(keys)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i, j in itertools.combinations(range(len(keys)), 2):
+        if coordination.jaccard(shingles[i], shingles[j]) >= coordination.THRESHOLD:
+            parent[find(i)] = find(j)
+    groups: dict[int, set[str]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(find(i), set()).update(posts[n].author.handle.lower() for n in by_text[k])
+    return sorted(sorted(g) for g in groups.values() if len(g) >= coordination.MIN_ACCOUNTS)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clusters_are_those_of_exact_jaccard(seed: int) -> None:
+    posts = organic(600, seed=seed) + _edited_campaigns(seed)
+    expected = _exact_clusters(posts)
+    assert len(expected) >= 5  # the data has campaigns to find
+    assert sorted(sorted(c.accounts) for c in near_duplicate_clusters(posts)) == expected

@@ -117,7 +117,7 @@ def test_5_config_check_masks_the_database_password_and_url_credentials(tmp_path
     from tests.test_cli import socmint
 
     env = {"SOCMINT_DATABASE__URL": f"postgresql+psycopg://socmint:{DB_PASSWORD}@db.internal:5432/socmint",
-           "SOCMINT_SOURCES__RSS__BASE_URL": "https://feeduser:feedpass-77@feeds.example/?token=tok-123-abc",
+           "SOCMINT_SOURCES__LEMMY__BASE_URL": "https://feeduser:feedpass-77@feeds.example/?token=tok-123-abc",
            "SOCMINT_TELEGRAM__TOKEN": BOT_TOKEN}
     result = socmint("config", "check", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
@@ -132,7 +132,7 @@ async def test_5_6_recent_errors_are_masked_before_they_are_stored(tmp_path: Pat
     from handlers import basics
 
     bot = BotHarness(tmp_path, sets=[basics.commands], telegram={"token": BOT_TOKEN},
-                     sources={"rss": {"base_url": f"https://u:{DB_PASSWORD}@feeds.example"}})
+                     sources={"lemmy": {"base_url": f"https://u:{DB_PASSWORD}@feeds.example"}})
     await bot.start()
     try:
         # an upstream that echoes the request path, and a driver that quotes its URL

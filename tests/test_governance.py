@@ -298,6 +298,70 @@ async def test_purge_command_and_daily_job(tmp_path: Path) -> None:
         await bot.stop()
 
 
+def _seed_each_kind(session: Session) -> None:
+    """One row of each kind 5 days old ("young") and one 15 days old ("old"), plus an old pending alert."""
+    watch = Watch(chat_platform="telegram", chat_id=1, query="x", created_by="t")
+    session.add(watch)
+    for age, days in (("young", 5), ("old", 15)):
+        at = NOW - timedelta(days=days)
+        post = _post("hn", age, "a", at)
+        session.add(post)
+        session.flush()
+        session.add(WatchMatch(watch_id=watch.id, post_id=post.id, terms=[]))
+        session.add(PostIOC(post_id=post.id, kind="ip", value=age, seen_at=at))
+        session.add(LookupCache(provider="p", key=age, value=1, fetched_at=at, expires_at=NOW + timedelta(days=99)))
+        session.add(AuditEntry(at=at, user="u", chat="c", command=age, outcome="ok"))
+        session.add(OutboxItem(chat_platform="telegram", chat_id=1, payload={"age": age}, state="sent",
+                               created_at=at))
+        session.add(ButtonToken(token=age, command="/x", chat="c", created_at=at))
+    session.add(OutboxItem(chat_platform="telegram", chat_id=1, payload={"age": "old"}, state="pending",
+                           created_at=NOW - timedelta(days=15)))
+
+
+def _kept(session: Session) -> dict[str, list[str]]:
+    """What is left of each kind `_seed_each_kind` wrote."""
+    ages = {p.id: p.source_id for p in session.exec(select(StoredPost))}
+    return {
+        "posts": sorted(ages.values()),
+        "matches": sorted(ages.get(m.post_id, "?") for m in session.exec(select(WatchMatch))),
+        "iocs": sorted(i.value for i in session.exec(select(PostIOC))),
+        "lookups": sorted(c.key for c in session.exec(select(LookupCache))),
+        "audit": sorted(e.command for e in session.exec(select(AuditEntry)) if e.command != "purge"),
+        "outbox": sorted(f"{o.state} {o.payload['age']}" for o in session.exec(select(OutboxItem))),
+        "buttons": sorted(b.token for b in session.exec(select(ButtonToken))),
+    }
+
+
+EVERYTHING = {"posts": ["old", "young"], "matches": ["old", "young"], "iocs": ["old", "young"],
+              "lookups": ["old", "young"], "audit": ["old", "young"],
+              "outbox": ["pending old", "sent old", "sent young"], "buttons": ["old", "young"]}
+REMOVES = {  # a retention setting at 10 days → what is left of the kinds it governs (the others: everything)
+    "posts_days": {"posts": ["young"], "matches": ["young"], "iocs": ["young"]},
+    "lookups_days": {"lookups": ["young"]},
+    "audit_days": {"audit": ["young"]},
+    "outbox_days": {"outbox": ["pending old", "sent young"]},  # a pending alert is never purged
+    "buttons_days": {"buttons": ["young"]},
+}
+
+
+def test_every_retention_setting_is_covered() -> None:
+    assert set(REMOVES) == {name for name in RetentionSettings.model_fields if name.endswith("_days")}
+
+
+@pytest.mark.parametrize("setting", sorted(REMOVES))
+async def test_the_daily_purge_applies_each_retention_setting(tmp_path: Path, setting: str) -> None:
+    forever = {name: 0 for name in REMOVES}
+    bot = BotHarness(tmp_path, sets=[basics.commands, governance.commands], clock=lambda: NOW, background=True,
+                     governance={"retention": {**forever, setting: 10}})
+    await bot.start()
+    try:
+        await bot.services.db.run(_seed_each_kind)
+        await governance._scheduled_purge(bot.services)  # what the daily job runs
+        assert await bot.services.db.run(_kept) == EVERYTHING | REMOVES[setting]
+    finally:
+        await bot.stop()
+
+
 async def test_no_purge_job_in_console_mode(gbot: BotHarness) -> None:
     assert gbot.services.scheduler.get_job(governance.PURGE_JOB) is None
 

@@ -76,6 +76,14 @@ async def test_domain_degrades_per_provider(tmp_path: Path) -> None:
         await stop_lookup_bot(bot, http, dns)
 
 
+async def test_a_provider_turned_off_is_never_asked(env: Env) -> None:
+    env.bot.services.settings.lookups.crtsh.enabled = False
+    text = await env.text("/domain example.com")
+    assert "crt.sh: turned off (lookups.crtsh.enabled = false)" in text
+    assert env.http.count("/crtsh/") == 0
+    assert "RESERVED-Internet Assigned Numbers Authority" in text  # the other providers still answer
+
+
 async def test_domain_unknown_to_dns_and_rdap(env: Env) -> None:
     text = await env.text("/domain nothing-here.example")
     assert "DNS: nothing-here.example does not exist (NXDOMAIN)" in text

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.services import DeliveryError
+from handlers.governance import run_purge
 from storage.models import OutboxItem
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
@@ -166,7 +166,7 @@ async def test_background_worker_delivers_without_being_asked(tmp_path: Path) ->
         await bot.stop()
 
 
-async def test_finished_rows_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+async def test_finished_rows_stay_until_the_purge_removes_them_after_outbox_days(tmp_path: Path) -> None:
     clock = Clock()
     bot, surface = await start_monitor_bot(tmp_path, clock)
     try:
@@ -174,10 +174,16 @@ async def test_finished_rows_are_pruned_and_pending_ones_kept(tmp_path: Path) ->
         monitor = engine_of(bot)
         await monitor.ingest([make_post("1", "trickbot one")])
         await monitor.outbox.drain()
-        surface.up = False
         clock.advance(days=8)
         await monitor.ingest([make_post("2", "trickbot two", at=clock.now)])
-        assert await monitor.outbox.prune(clock.now - timedelta(days=7)) == 1
-        assert [r.state for r in await _rows(bot)] == ["pending"]
+        monitor.outbox.start()  # the worker's own loop, as in the leader: a whole round sends the new alert
+        async with asyncio.timeout(60):  # the first row, 8 days old, is kept (outbox_days = 30)
+            while [r.state for r in await _rows(bot)] != ["sent", "sent"]:
+                await asyncio.sleep(0.01)
+        await monitor.outbox.stop()
+        assert len(surface.delivered) == 2
+        clock.advance(days=23)
+        assert (await run_purge(bot.services))["outbox"] == 1  # the first is 31 days old
+        assert [r.payload["post"]["snippet"] for r in await _rows(bot)] == ["trickbot two"]
     finally:
         await bot.stop()

@@ -218,3 +218,56 @@ async def test_stream_with_token_reads_sse_and_reconnects() -> None:
         assert fetcher.breaker("mastodon.stream").last_error is not None
     finally:
         await runner.cleanup()
+
+
+async def test_firehose_setting_streams_from_the_streaming_url_into_the_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from storage.models import StoredPost
+    from tests.fakes.monitor import Clock, engine_of, start_monitor_bot
+
+    clock = Clock()
+    seen: list[str] = []
+
+    def streamed(i: int, text: str) -> str:
+        item = {**status(i), "content": f"<p>{text}</p>", "created_at": clock.now.isoformat()}
+        return "event: update\ndata: " + json.dumps(item) + "\n\n"
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Authorization", ""))
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write((streamed(1, "cat pictures") + streamed(2, "new lockbit leak site")).encode())
+        await asyncio.Event().wait()  # an open stream, as a live instance keeps it
+        return response
+
+    app = web.Application()
+    app.router.add_get("/api/v1/streaming/public", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    masto = MastodonSource(MastodonSettings(instances=[INSTANCE], token="s3cret", firehose=True,
+                                            streaming_url=f"http://127.0.0.1:{port}"),
+                           PoliteFetcher(httpx.AsyncClient()))
+    bot, surface = await start_monitor_bot(tmp_path, clock, masto)  # type: ignore[arg-type]
+    try:
+        bot.services.settings.sources.mastodon = masto.settings
+        monitor = engine_of(bot)
+        await bot.run("/watch add lockbit")
+        await monitor.polls.rebuild()
+        stored: list[str] = []
+        for _ in range(500):
+            stored = await bot.services.db.run(lambda s: list(s.execute(select(StoredPost.text)).scalars()))
+            if stored:
+                break
+            await asyncio.sleep(0.02)
+        assert stored == ["new lockbit leak site"]  # only what a watch matches is kept
+        assert seen == ["Bearer s3cret"] and "stream" in monitor.polls.describe()
+        await monitor.outbox.drain()
+        assert len(surface.delivered) == 1
+    finally:
+        await bot.stop()
+        await masto.fetcher.client.aclose()
+        await runner.cleanup()

@@ -1,8 +1,9 @@
 """Signals of coordinated posting, for an analyst to review — never a verdict.
 
-- near-duplicate clusters: texts whose word-3-shingle Jaccard similarity is ≥ THRESHOLD (MinHash with
-  NUM_PERM permutations + LSH, datasketch), posted by ≥ MIN_ACCOUNTS distinct accounts; URLs, mentions
-  and case are ignored so a campaign that rotates links or targets still groups;
+- near-duplicate clusters: texts whose word-3-shingle Jaccard similarity is ≥ THRESHOLD (candidates from
+  MinHash signatures of NUM_PERM hash functions banded for LSH, then the exact Jaccard decides), posted by
+  ≥ MIN_ACCOUNTS distinct accounts; URLs, mentions and case are ignored so a campaign that rotates links or
+  targets still groups;
 - synchronised bursts: within a cluster, the most distinct accounts posting inside SYNC_WINDOW;
 - new accounts: the share of a cluster's accounts created < NEW_ACCOUNT_DAYS before posting, where the
   source payload gives a creation date (Mastodon `account.created_at`, `author_created_at`, …).
@@ -16,12 +17,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from typing import Any
+
+import numpy as np
 
 from handlers.monitor.post import Post
 
 THRESHOLD = 0.6
 NUM_PERM = 128
+BANDS = 32  # LSH: NUM_PERM / BANDS signature rows per band; texts sharing a band are compared exactly
 MIN_WORDS = 6
 MIN_ACCOUNTS = 3
 SYNC_WINDOW = timedelta(minutes=5)
@@ -37,6 +42,22 @@ def normalise(text: str) -> list[str]:
 
 def _shingles(words: list[str]) -> set[bytes]:
     return {" ".join(words[i : i + 3]).encode() for i in range(max(1, len(words) - 2))}
+
+
+_perms = np.random.default_rng(1)
+_MUL = _perms.integers(1, 1 << 63, NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd: a bijection mod 2**64
+_ADD = _perms.integers(0, 1 << 63, NUM_PERM, dtype=np.uint64)
+
+
+def minhash(shingles: set[bytes]) -> np.ndarray:
+    """The MinHash signature: per hash function (multiply-shift over 64-bit shingle hashes), the least value."""
+    hashes = np.fromiter((int.from_bytes(blake2b(s, digest_size=8).digest(), "little") for s in shingles),
+                         dtype=np.uint64, count=len(shingles))
+    return ((_MUL[:, None] * hashes[None, :] + _ADD[:, None]) >> np.uint64(32)).min(axis=1)
+
+
+def jaccard(a: set[bytes], b: set[bytes]) -> float:
+    return len(a & b) / len(a | b)
 
 
 def account_created_at(post: Post) -> datetime | None:
@@ -108,11 +129,8 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
             by_text[key].append(i)
             words_of[key] = words
     keys = list(by_text)
-    from datasketch import MinHash, MinHashLSH  # imported here: it pulls in scipy, half a second of start-up
-
-    # LSH with a looser threshold finds candidates; the MinHash estimate then decides
-    lsh = MinHashLSH(threshold=THRESHOLD - 0.15, num_perm=NUM_PERM)
-    hashes = MinHash.bulk([_shingles(words_of[k]) for k in keys], num_perm=NUM_PERM, seed=1)
+    shingles = [_shingles(words_of[k]) for k in keys]
+    bands: list[dict[bytes, list[int]]] = [defaultdict(list) for _ in range(BANDS)]
     parent = list(range(len(keys)))
 
     def find(x: int) -> int:
@@ -121,11 +139,15 @@ def near_duplicate_clusters(posts: Sequence[Post]) -> list[Cluster]:
             x = parent[x]
         return x
 
-    for i, mh in enumerate(hashes):
-        for j in lsh.query(mh):
-            if mh.jaccard(hashes[int(j)]) >= THRESHOLD:
-                parent[find(i)] = find(int(j))
-        lsh.insert(str(i), mh)
+    for i, signature in enumerate(minhash(s) for s in shingles):
+        candidates: set[int] = set()
+        for band, rows in zip(bands, np.split(signature, BANDS), strict=True):
+            bucket = band[rows.tobytes()]
+            candidates.update(bucket)
+            bucket.append(i)
+        for j in candidates:
+            if find(i) != find(j) and jaccard(shingles[i], shingles[j]) >= THRESHOLD:
+                parent[find(i)] = find(j)
     groups: dict[int, list[int]] = defaultdict(list)
     for i, k in enumerate(keys):
         groups[find(i)].extend(by_text[k])

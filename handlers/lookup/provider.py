@@ -22,6 +22,13 @@ class ProviderError(Exception):
     """A provider answered, but not usefully: the message is shown as "<provider>: <message>"."""
 
 
+class ProviderDisabled(ProviderError):
+    """The operator turned the provider off: nothing is sent to it, nothing of it is read from the cache."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"turned off (lookups.{name}.enabled = false)")
+
+
 class NeedsKey(Exception):
     """The provider needs an API key that is not configured."""
 
@@ -64,6 +71,11 @@ class LookupEnv:
     def provider(self, name: str) -> ProviderSettings:
         return getattr(self.settings, name)
 
+    def _require_enabled(self, name: str) -> None:
+        section = getattr(self.settings, name, None)  # "dns" is no provider section: never turned off
+        if isinstance(section, ProviderSettings) and not section.enabled:
+            raise ProviderDisabled(name)
+
     def key(self, name: str) -> str:
         """The provider's API key, or raise NeedsKey."""
         secret = self.provider(name).key
@@ -90,6 +102,7 @@ class LookupEnv:
         follow_redirects: bool = False,
     ) -> httpx.Response:
         """GET through the fetcher, paced by the provider's rate; non-2xx outside ok_statuses fail."""
+        self._require_enabled(name)
         settings = self.provider(name)
         self.fetcher.configure(name, settings.rate_per_s)
         response = await self.fetcher.get(
@@ -116,6 +129,7 @@ class LookupEnv:
 
     async def cached(self, name: str, key: str, produce: Callable[[], Awaitable[Any]], ttl_s: int | None = None) -> Any:
         """`produce()`'s value for (provider, key), from the cache while fresh."""
+        self._require_enabled(name)
         ttl = self.provider(name).cache_ttl_s if ttl_s is None else ttl_s
         return await self.cache.get_or_fetch(name, key.lower(), ttl, produce)
 

@@ -28,6 +28,7 @@ from bot.csvfile import csv_bytes
 from bot.reply import Reply, bold, code, link
 from handlers.analysis.watch_signals import Signal, detect
 from storage import watches
+from storage.db import Lane
 from storage.models import DigestSchedule, OutboxItem, StoredPost, Watch, WatchMatch
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ async def build_digest(
     services: Services, platform: str, chat_id: int, since: datetime, until: datetime, tz: str, title: str
 ) -> Reply:
     """Read, draw (in a worker thread) and assemble one chat's digest."""
-    data = await services.db.run(lambda s: read_digest(s, platform, chat_id, since, until))
+    data = await services.db.run(lambda s: read_digest(s, platform, chat_id, since, until), lane=Lane.BULK)
     chart = await asyncio.to_thread(draw_chart, data, tz) if data.rows else None
     return digest_reply(data, tz, title, chart)
 

@@ -5,7 +5,8 @@ the surface accepted it, so after a crash at most the one message in flight is s
 failed delivery is retried with backoff (the platform's `retry_after` wins) and holds back the
 rest of that chat so order and flood limits are kept; a permanent failure marks the row failed.
 When one watch fires more than `group_threshold` times in `group_window_s`, its pending alerts
-are folded into one summary row, at most one summary per `group_hold_s`.
+are folded into one summary row, at most one summary per `group_hold_s`. Finished rows stay until the
+daily purge deletes them after `governance.retention.outbox_days`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from bot.reply import Reply
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 IDLE_WAIT_S = 30.0  # longest sleep when nothing is due (a new alert wakes the worker at once)
 BLOCKED_WAIT_S = 5.0  # re-check this often while a chat's surface is missing or disconnected
 ERROR_WAIT_S = 5.0
-KEEP_DONE = timedelta(days=7)  # sent, grouped and failed rows (post snippets) are deleted after this
-PRUNE_EVERY = timedelta(hours=1)
 
 _PENDING = OutboxState.PENDING.value
 
@@ -60,7 +59,6 @@ class OutboxWorker:
         self._throttled_until: datetime | None = None  # a chat waits for chat_interval_s
         self.builders: dict[str, Builder] = {}  # payload kinds drawn by other parts (digests)
         self.given_up = 0  # rows marked failed by this worker
-        self._pruned_at: datetime | None = None
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -82,7 +80,6 @@ class OutboxWorker:
     async def _loop(self) -> None:
         while True:
             try:
-                await self._prune_now_and_then()
                 sent = await self.run_once()
                 wait = 0.0 if sent else await self._idle_wait()
             except Exception as exc:
@@ -93,19 +90,6 @@ class OutboxWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
-
-    async def _prune_now_and_then(self) -> None:
-        now = self.services.now()
-        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
-            self._pruned_at = now
-            await self.prune(now - KEEP_DONE)
-
-    async def prune(self, before: datetime) -> int:
-        """Delete finished rows created before `before`; returns how many."""
-        done = [OutboxState.SENT.value, OutboxState.GROUPED.value, OutboxState.FAILED.value]
-        return await self.services.db.run(lambda s: s.execute(
-            delete(OutboxItem).where(col(OutboxItem.state).in_(done), col(OutboxItem.created_at) < before)
-        ).rowcount)
 
     async def _idle_wait(self) -> float:
         if self.blocked:

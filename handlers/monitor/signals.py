@@ -20,6 +20,7 @@ from sqlmodel import Session
 from handlers.analysis.watch_signals import detect
 from handlers.monitor.alert import signal_payload
 from storage import watches
+from storage.db import Lane
 from storage.models import OutboxItem, Watch, WatchState
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class SignalAlerts:
                 continue
             watch_id = watch.id or 0
             try:
-                queued += await self.services.db.run(lambda s, w=watch_id: queue_new_signals(s, w, now, window))
+                queued += await self.services.db.run(lambda s, w=watch_id: queue_new_signals(s, w, now, window),
+                                                     lane=Lane.BULK)
             except Exception as exc:  # one watch's failure never stops the others
                 log.exception("signals for watch %s failed", watch_id)
                 self.services.record_error("signals", f"watch {watch_id}: {type(exc).__name__}: {exc}")

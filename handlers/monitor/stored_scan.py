@@ -21,6 +21,7 @@ from sqlmodel import Session
 from handlers.analysis.window import Window
 from handlers.monitor.matcher import Match, Matcher
 from handlers.monitor.normalise import NormalisedPost
+from storage.db import checkpoint
 from storage.models import StoredPost
 
 BATCH = 2000
@@ -80,6 +81,7 @@ class StoredScan:
 
     def step(self, session: Session) -> list[Found]:
         """Read and match the next batch (one short read: callers may use a transaction per batch)."""
+        checkpoint()  # a cancelled /search or /watch test stops here
         if not self._started:
             self._started = self.clock()
             self.position = self.resume_from

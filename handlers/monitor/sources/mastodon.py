@@ -292,7 +292,7 @@ class MastodonSource(Source):
 
     async def _stream(self) -> AsyncIterator[tuple[Post, str]]:
         instance = self.instances[0]
-        url = f"{instance}/api/v1/streaming/public"
+        url = f"{self.settings.streaming_url.rstrip('/') or instance}/api/v1/streaming/public"
         breaker = self.fetcher.breaker(f"{self.name}.stream")
         attempt = 0
         while True:
