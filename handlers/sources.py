@@ -16,7 +16,7 @@ from bot.reply import Reply, bold
 from bot.services import Services, StatusSection
 from handlers.fetch.breaker import BreakerState
 from handlers.monitor.sources.base import Source
-from handlers.monitor.sources.registry import SOURCE_CLASSES, available_sources, shared_fetcher
+from handlers.monitor.sources.registry import SOURCE_CLASSES, available_sources
 from storage.models import SourceCursor
 
 commands = CommandSet()
@@ -46,8 +46,7 @@ def _key_state(source: Source) -> str:
 
 def _health(services: Services, source: Source) -> tuple[str, datetime | None]:
     """The breaker's state in words, and when the source last answered (wall-clock UTC)."""
-    fetcher = shared_fetcher(services)
-    breaker = fetcher.breakers.get(source.name)
+    breaker = services.fetcher.breakers.get(source.name)
     if breaker is None:
         return "not polled yet", None
     last_ok = None

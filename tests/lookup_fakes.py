@@ -256,7 +256,7 @@ async def start_lookup_bot(tmp_path: Path, *, keys: dict[str, str] | None = None
     lookups.update(settings.pop("lookups", {}))
     bot = BotHarness(tmp_path, sets=[commands], lookups=lookups, **settings)
     await bot.start()
-    bot.services.extras["fetcher"] = PoliteFetcher(bot.services.http, sleep=no_sleep)
+    bot.services.fetcher = PoliteFetcher(bot.services.http, sleep=no_sleep)
     return bot, providers, fake_dns
 
 

@@ -12,12 +12,14 @@ import pytest
 from sqlmodel import select
 
 from bot.command import IncomingFile
+from bot.render.text import render_text
 from handlers.imports import command as import_command
 from handlers.imports.csv_posts import parse_mapping, read_csv
 from handlers.imports.importer import ImportFailed, detect_format, import_file
 from handlers.imports.jsonl import MAX_LINE_BYTES, read_jsonl
 from handlers.imports.record import RowError
 from handlers.monitor.post import Post
+from handlers.monitor.slot import MONITOR
 from storage.models import Role, StoredPost
 from tests.harness import BotHarness
 
@@ -160,21 +162,21 @@ async def test_import_command_with_attachment(harness: BotHarness) -> None:
         return data
 
     file = IncomingFile("posts.jsonl", len(data), fetch)
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST, files=[file]))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST, files=[file]))
     assert "imported" in text and "4" in text
     assert "line 5" in text and "created_at" in text
     assert len(await stored(harness)) == 4
 
 
 async def test_import_command_needs_a_file_and_a_role(harness: BotHarness) -> None:
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST))
     assert "Attach the file" in text
     data = b'{"id": 1, "text": "x"}\n'
 
     async def fetch() -> bytes:
         return data
 
-    denied = "\n".join(r.plain_text() for r in await harness.run(
+    denied = "\n".join(render_text(r) for r in await harness.run(
         "/import", role=Role.VIEWER, files=[IncomingFile("a.jsonl", len(data), fetch)]))
     assert await stored(harness) == {} and "analyst" in denied.lower()
 
@@ -184,7 +186,7 @@ async def test_import_command_size_limit(harness: BotHarness) -> None:
         raise AssertionError("an oversized file must not be downloaded")
 
     big = IncomingFile("huge.jsonl", import_command.MAX_CHAT_IMPORT_BYTES + 1, fetch)
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST, files=[big]))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST, files=[big]))
     assert "socmint import FILE" in text
 
 
@@ -203,7 +205,7 @@ async def test_monitor_pipeline_is_used_when_present(harness: BotHarness) -> Non
             return Result()
 
     monitor = FakeMonitor()
-    harness.services.extras["monitor"] = monitor
+    harness.services.shared.put(MONITOR, monitor)
     report = await import_file(harness.services, FIX / "posts.jsonl", batch_size=2)
     assert [len(b) for b in monitor.batches] == [2, 2, 1]
     assert report.imported == 2 and report.duplicates == 3

@@ -20,6 +20,7 @@ from handlers.imports.jsonl import read_jsonl
 from handlers.imports.record import RowError, Skipped
 from handlers.imports.telegram_export import ExportError, read_export
 from handlers.monitor.post import Post
+from handlers.monitor.slot import MONITOR
 from storage.models import StoredPost
 from storage.types import utcnow
 
@@ -141,7 +142,7 @@ def row_values(post: Post, collected_at: datetime) -> dict[str, Any]:
 
 async def _ingest(services: Services, batch: list[Post]) -> int:
     """Hand a batch to the monitoring pipeline (stored and matched); store directly without one."""
-    monitor = services.extras.get("monitor")
+    monitor = services.shared.get(MONITOR)
     if monitor is not None:
         result = await monitor.ingest(batch, alert=False)
         return int(result.stored)

@@ -12,7 +12,7 @@ import httpx
 
 from bot.services import Services
 from config.lookups import LookupsSettings, ProviderSettings
-from handlers.fetch import BreakerOpen, FetchError, PoliteFetcher, make_client
+from handlers.fetch import BreakerOpen, FetchError
 from handlers.lookup.cache import LookupCacheStore
 
 log = logging.getLogger(__name__)
@@ -44,21 +44,13 @@ class Outcome:
         return self.error is None
 
 
-def fetcher_for(services: Services) -> PoliteFetcher:
-    """The app's PoliteFetcher, created on first use when the app did not provide one."""
-    fetcher = services.extras.get("fetcher")
-    if fetcher is None:
-        fetcher = services.extras["fetcher"] = PoliteFetcher(make_client(services.settings))
-    return fetcher
-
-
 class LookupEnv:
     """A lookup's view of the services: provider settings, HTTP through the fetcher, the cache."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings: LookupsSettings = services.settings.lookups
-        self.fetcher = fetcher_for(services)
+        self.fetcher = services.fetcher
         self.cache = LookupCacheStore(services.db, services.now)
 
     def provider(self, name: str) -> ProviderSettings:
@@ -145,3 +137,4 @@ async def run_providers(jobs: Mapping[str, Awaitable[Any]]) -> dict[str, Outcome
         else:
             outcomes[name] = Outcome(name, value=result)
     return outcomes
+

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from bot.reply import Paragraph, Reply
 from handlers.monitor.post import Author, Post
+from handlers.monitor.slot import MONITOR
 from handlers.monitor.sources.base import Page, Source
 from tests.harness import BotHarness, RecordingSurface
 
@@ -79,13 +80,13 @@ async def start_monitor_bot(
     bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], clock=clock, background=background,
                      surfaces=[recorder] if surface else [], monitor=settings)
     fake = source or FakeSource()
-    bot.services.extras["monitor"] = Monitor(bot.services, sources=lambda: {fake.name: fake})
+    bot.services.shared.put(MONITOR, Monitor(bot.services, sources=lambda: {fake.name: fake}))
     await bot.start()
     return bot, recorder
 
 
 def engine_of(bot: BotHarness) -> Monitor:
-    return bot.services.extras["monitor"]
+    return bot.services.shared.get(MONITOR)
 
 
 class FileSurface:

@@ -6,13 +6,15 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from handlers.fetch import PoliteFetcher
+from bot.shared import Slot
 from handlers.monitor.sources.base import Source
 
 if TYPE_CHECKING:
     from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+SOURCES: Slot[dict[str, Source]] = Slot("sources")  # the built sources by `Source.name`
 
 # settings section → "module:Class", in the order /sources lists them
 SOURCE_CLASSES: dict[str, str] = {
@@ -28,14 +30,6 @@ SOURCE_CLASSES: dict[str, str] = {
 }
 
 
-def shared_fetcher(services: Services) -> PoliteFetcher:
-    """The app's PoliteFetcher (made around the shared client if the app has not made one)."""
-    fetcher = services.extras.get("fetcher")
-    if fetcher is None:
-        fetcher = services.extras["fetcher"] = PoliteFetcher(services.http)
-    return fetcher
-
-
 def _load(path: str) -> type[Source] | None:
     module_name, _, class_name = path.partition(":")
     try:
@@ -46,15 +40,14 @@ def _load(path: str) -> type[Source] | None:
 
 
 def available_sources(services: Services) -> dict[str, Source]:
-    """Every enabled source by name (`Source.name`), built once and cached in `services.extras["sources"]`.
+    """Every enabled source by name (`Source.name`), built once and kept in `services.shared` (slot `SOURCES`).
 
     Sources that need a missing key are included (their `configured()` is False) so they can be
     listed as "needs a key"; disabled sections are left out.
     """
-    cached = services.extras.get("sources")
+    cached = services.shared.get(SOURCES)
     if cached is not None:
         return cached
-    fetcher = shared_fetcher(services)
     sources: dict[str, Source] = {}
     for section, path in SOURCE_CLASSES.items():
         settings = getattr(services.settings.sources, section)
@@ -62,7 +55,6 @@ def available_sources(services: Services) -> dict[str, Source]:
             continue
         cls = _load(path)
         if cls is not None:
-            source = cls(settings, fetcher)
+            source = cls(settings, services.fetcher)
             sources[source.name] = source
-    services.extras["sources"] = sources
-    return sources
+    return services.shared.put(SOURCES, sources)
