@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 
 class SourceSettings(BaseModel):
-    """What every source has: a switch, a base URL, a poll interval and a request rate."""
+    """What every source has: a switch, a base URL, a poll interval and a request rate.
+
+    A source registers itself once: a subclass with its defaults and `implementation` (the "module:Class" of its
+    `Source`), as a field of `SourcesSettings`; the registry, /sources and /status follow from that.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    implementation: ClassVar[str]
 
     enabled: bool = True
     base_url: str
@@ -17,12 +24,14 @@ class SourceSettings(BaseModel):
 
 
 class HackerNewsSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.hackernews:HackerNewsSource"
     base_url: str = "https://hn.algolia.com/api/v1"
     firebase_url: str = "https://hacker-news.firebaseio.com/v0"
     rate_per_s: float = 2.0
 
 
 class MastodonSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.mastodon:MastodonSource"
     base_url: str = "https://mastodon.social"
     instances: list[str] = Field(default_factory=lambda: ["https://mastodon.social"])
     token: SecretStr | None = Field(default=None, description="the access token of the one configured instance")
@@ -62,6 +71,7 @@ class MastodonSettings(SourceSettings):
 
 
 class BlueskySettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.bluesky:BlueskySource"
     base_url: str = "https://public.api.bsky.app"
     jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
     pds_url: str = "https://bsky.social"
@@ -75,28 +85,33 @@ class BlueskySettings(SourceSettings):
 
 
 class RssSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.rss:RssSource"
     base_url: str = ""
     feeds: list[str] = Field(default_factory=list)
     interval_s: float = 900
 
 
 class TelegramChannelSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.telegram_preview:TelegramPreviewSource"
     base_url: str = "https://t.me"
     channels: list[str] = Field(default_factory=list)
     rate_per_s: float = 0.5
 
 
 class LemmySettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.lemmy:LemmySource"
     base_url: str = "https://lemmy.world"
 
 
 class GitHubSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.github:GitHubSource"
     base_url: str = "https://api.github.com"
     token: SecretStr | None = None
     rate_per_s: float = 0.15  # search: 10 requests/min without a token
 
 
 class FourChanSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.fourchan:FourChanSource"
     base_url: str = "https://a.4cdn.org"
     web_url: str = Field(default="https://boards.4chan.org", description="root of post permalinks")
     media_url: str = Field(default="https://i.4cdn.org", description="root of attached files")
@@ -105,6 +120,7 @@ class FourChanSettings(SourceSettings):
 
 
 class RedditSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.reddit:RedditSource"
     base_url: str = "https://oauth.reddit.com"
     auth_url: str = "https://www.reddit.com/api/v1/access_token"
     client_id: SecretStr | None = None
@@ -113,7 +129,7 @@ class RedditSettings(SourceSettings):
 
 
 class SourcesSettings(BaseModel):
-    """All monitored sources."""
+    """All monitored sources, in the order /sources lists them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -126,3 +142,11 @@ class SourcesSettings(BaseModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     fourchan: FourChanSettings = Field(default_factory=FourChanSettings)
     reddit: RedditSettings = Field(default_factory=RedditSettings)
+
+    @classmethod
+    def section(cls, name: str) -> type[SourceSettings]:
+        """The settings model of the source section `name`."""
+        annotation = cls.model_fields[name].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, SourceSettings)):
+            raise TypeError(f"sources.{name} is not a source section")
+        return annotation

@@ -14,7 +14,6 @@ from sqlmodel import Session
 from bot.command import CommandSet, Context
 from bot.reply import Reply, bold
 from bot.services import Services, StatusSection
-from handlers.fetch.breaker import BreakerState
 from handlers.monitor.sources.base import Source
 from handlers.monitor.sources.registry import SOURCE_CLASSES, available_sources
 from storage.models import SourceCursor
@@ -52,14 +51,7 @@ def _health(services: Services, source: Source) -> tuple[str, datetime | None]:
     last_ok = None
     if breaker.last_success is not None:
         last_ok = services.now() - timedelta(seconds=max(0.0, time.monotonic() - breaker.last_success))
-    state = breaker.state
-    if state is BreakerState.CLOSED:
-        text = "ok" if breaker.failures == 0 else f"ok ({breaker.failures} recent failure(s): {breaker.last_error})"
-    elif state is BreakerState.OPEN:
-        text = f"paused after {breaker.failures} failures ({breaker.last_error})"
-    else:
-        text = f"retrying after failures ({breaker.last_error})"
-    return text, last_ok
+    return breaker.describe(), last_ok
 
 
 def _last_cursor_updates(session: Session) -> dict[str, datetime]:

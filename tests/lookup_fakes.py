@@ -14,9 +14,10 @@ import dns.rdatatype
 import dns.rrset
 from aiohttp import web
 
+from config import lookups as lookup_settings
+
 FIXTURES = Path(__file__).parent / "fixtures" / "lookup"
-PROVIDERS = ("rdap", "crtsh", "internetdb", "wayback", "nvd", "kev", "epss", "gravatar", "hibp", "greynoise",
-             "abuseipdb")
+PROVIDERS = tuple(p.name for p in lookup_settings.PROVIDERS)  # every declared provider, served here
 GRAVATAR_EMAIL = "jane.doe@example.com"
 
 

@@ -1,4 +1,8 @@
-"""The source registry: every enabled source, built once from settings around the shared fetcher."""
+"""The source registry: every enabled source, built once from settings around the shared fetcher.
+
+A source registers itself once, in `config/sources.py`: its settings section names the class that implements
+it (`implementation`); the list of sources, /sources, /status and the settings are derived from there.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.shared import Slot
+from config.sources import SourcesSettings
 from handlers.monitor.sources.base import Source
 
 if TYPE_CHECKING:
@@ -17,17 +22,8 @@ log = logging.getLogger(__name__)
 SOURCES: Slot[dict[str, Source]] = Slot("sources")  # the built sources by `Source.name`
 
 # settings section → "module:Class", in the order /sources lists them
-SOURCE_CLASSES: dict[str, str] = {
-    "hackernews": "handlers.monitor.sources.hackernews:HackerNewsSource",
-    "mastodon": "handlers.monitor.sources.mastodon:MastodonSource",
-    "bluesky": "handlers.monitor.sources.bluesky:BlueskySource",
-    "rss": "handlers.monitor.sources.rss:RssSource",
-    "telegram": "handlers.monitor.sources.telegram_preview:TelegramPreviewSource",
-    "lemmy": "handlers.monitor.sources.lemmy:LemmySource",
-    "github": "handlers.monitor.sources.github:GitHubSource",
-    "fourchan": "handlers.monitor.sources.fourchan:FourChanSource",
-    "reddit": "handlers.monitor.sources.reddit:RedditSource",
-}
+SOURCE_CLASSES: dict[str, str] = {section: SourcesSettings.section(section).implementation
+                                  for section in SourcesSettings.model_fields}
 
 
 def _load(path: str) -> type[Source] | None:
