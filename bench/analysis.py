@@ -21,8 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from bot.render.text import render_text
 from handlers.analysis.commands import commands
 from handlers.monitor.post import Post
+from handlers.monitor.sources.registry import SOURCES
 from storage.models import StoredPost, Watch, WatchMatch
 from tests.analysis_data import EPOCH, WORDS, persona_times, post
 from tests.harness import BotHarness
@@ -78,7 +80,7 @@ async def timed(bot: BotHarness, line: str, memory: bool) -> tuple[float, float]
     peak = tracemalloc.get_traced_memory()[1] / 2**20 if memory else 0.0
     if memory:
         tracemalloc.stop()
-    text = replies[-1].plain_text() if replies else ""
+    text = render_text(replies[-1]) if replies else ""
     if text.startswith("⚠️"):
         raise SystemExit(f"{line} failed: {text}")
     return elapsed, peak
@@ -116,7 +118,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bot = BotHarness(Path(tmp), sets=[commands], clock=lambda: NOW)
         await bot.start()
-        bot.services.extras["sources"] = {}
+        bot.services.shared.put(SOURCES, {})
         started = time.perf_counter()
         posts = synthetic(n)
         watch_id = await bot.services.db.run(lambda s: build_store(s, posts))

@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from bench.pipeline import T0, synthetic
 from handlers.monitor.post import Post
+from handlers.monitor.slot import MONITOR
 from storage.db import Database
 from storage.models import Watch
 
@@ -62,7 +63,7 @@ async def _ingest(url: str, posts: list[Post], root: Path, ready: Callable[[], o
     settings = Settings(data_dir=root, database={"url": url})
     app = App(settings, sets=[basics.commands, watch.commands], clock=lambda: T0 + timedelta(days=1))
     app.services.background = False
-    monitor = app.services.extras["monitor"] = Monitor(app.services, sources=dict)
+    monitor = app.services.shared.put(MONITOR, Monitor(app.services, sources=dict))
     await app.start()
     await asyncio.to_thread(ready)  # every process started up before anyone's clock starts
     started = time.perf_counter()

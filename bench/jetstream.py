@@ -37,6 +37,7 @@ from sqlalchemy import insert
 from handlers import basics, watch
 from handlers.monitor.pipeline import CursorUpdate, IngestResult
 from handlers.monitor.post import Post
+from handlers.monitor.slot import MONITOR
 from handlers.monitor.sources.bluesky import BlueskySource
 from handlers.monitor.stream import StreamConsumer
 from storage.models import Watch
@@ -173,7 +174,7 @@ async def measure(tmp: Path, rate: int, seconds: float, n_watches: int, ports: l
                     created_at=T0).model_dump()
         rows = [{**row, "id": k + 1, "query": f"leakword{k}", "chat_id": -(k % 20) - 1} for k in range(n_watches)]
         await bot.services.db.run(lambda s: s.execute(insert(Watch), rows))
-        monitor = bot.services.extras["monitor"]
+        monitor = bot.services.shared.get(MONITOR)
         await monitor.start(background=False)
         from handlers.monitor.sources.registry import available_sources
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from handlers import basics, watch
 from handlers.monitor.post import Author, Post
+from handlers.monitor.slot import MONITOR
 from storage.db import Database, migrate
 from storage.models import Watch
 from tests.harness import BotHarness
@@ -63,7 +64,7 @@ async def run_engine(root: Path, posts: list[Post], watches: int) -> float:
                               created_by="bench", created_at=T0))
 
     await bot.services.db.run(seed)
-    monitor = bot.services.extras["monitor"]
+    monitor = bot.services.shared.get(MONITOR)
     await monitor.start(background=False)
     started = time.perf_counter()
     result = await monitor.ingest(posts)

@@ -12,12 +12,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.command import CommandSet
 from bot.leadership import Leadership
 from bot.ops import OpsServer
-from bot.router import Registry, Router
+from bot.registry import Registry
+from bot.router import Router
 from bot.services import Services
 from bot.surfaces.base import SingleReceiver, Surface
 from config.settings import Settings
 from handlers.catalog import command_sets
-from handlers.fetch import PoliteFetcher, make_client
+from handlers.fetch import make_client
 from storage import identity
 from storage.db import Database
 from storage.locks import AdvisoryLeaderLock, RunGuard, is_postgres, sqlite_file
@@ -49,10 +50,8 @@ class App:
         if clock:
             self.services.clock = clock
             self.services.started_at = clock()
-        self.services.extras["fetcher"] = PoliteFetcher(http)
         self.registry = Registry(self.sets)
         self.router = Router(self.services, self.registry)
-        self.services.router = self.router
         self.surfaces: list[Surface] = []
         self.ops: OpsServer | None = None
         self._guard: RunGuard | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "ChatRef",
     "Command",
     "CommandError",
+    "CommandIndex",
     "CommandSet",
     "Context",
     "IncomingFile",
@@ -252,9 +253,22 @@ class ReplySink(Protocol):
         """Show or update the single in-place progress message for this command."""
 
 
+class CommandIndex(Protocol):
+    """The declared commands as /help reads them (the registry, `bot.registry`, is one)."""
+
+    def get(self, name: str) -> Command | None:
+        """The command by name or alias."""
+
+    def groups(self) -> dict[str, list[Command]]:
+        """Top-level name → its commands."""
+
+    def suggest(self, word: str) -> list[str]:
+        """Command names close to `word`."""
+
+
 @dataclass
 class Context:
-    """What a handler gets: who asked, where, with what role, and where to answer."""
+    """What a handler gets: who asked, where, with what role, where to answer, and the commands there are."""
 
     services: Services
     chat: ChatRef
@@ -263,6 +277,7 @@ class Context:
     command: Command
     line: str
     sink: ReplySink
+    commands: CommandIndex
     files: list[IncomingFile] = field(default_factory=list)
     chat_allowed: bool = True
 

@@ -7,12 +7,13 @@ one runs the schedules.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-if TYPE_CHECKING:
-    from bot.services import Services
+from handlers.fetch import CircuitBreaker
+from storage.db import Database
 
 _BREAKER_UP = {"closed": 1.0, "half-open": 0.5, "open": 0.0}
 
@@ -50,19 +51,19 @@ class Metrics:
         self.leader = Gauge("socmint_leader", "1 while this process is the leader (schedules, delivery)",
                             registry=r)
 
-    async def refresh(self, services: Services) -> None:
+    async def refresh(self, db: Database, now: datetime, *, leading: bool,
+                      breakers: Mapping[str, CircuitBreaker]) -> None:
         """Read the gauges that live elsewhere: the outbox in the database, breakers, leadership."""
         from storage import watches
 
         def read(session):  # type: ignore[no-untyped-def]
             return watches.outbox_counts(session).get("pending", 0), watches.oldest_pending(session)
 
-        pending, oldest = await services.db.run(read)
+        pending, oldest = await db.run(read)
         self.outbox_pending.set(pending)
-        self.outbox_lag.set(max(0.0, (services.now() - oldest).total_seconds()) if oldest and pending else 0.0)
-        self.leader.set(1 if services.leadership.leading else 0)
-        fetcher = services.extras.get("fetcher")
-        for name, breaker in getattr(fetcher, "breakers", {}).items():
+        self.outbox_lag.set(max(0.0, (now - oldest).total_seconds()) if oldest and pending else 0.0)
+        self.leader.set(1 if leading else 0)
+        for name, breaker in breakers.items():
             self.source_up.labels(name).set(_BREAKER_UP.get(str(breaker.state.value), 0.0))
             self.source_failures.labels(name).set(breaker.failures)
             if breaker.last_success is not None:

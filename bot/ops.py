@@ -64,7 +64,9 @@ class _Metrics(RequestHandler):
 
     async def get(self) -> None:
         try:
-            await self.services.metrics.refresh(self.services)
+            services = self.services
+            await services.metrics.refresh(services.db, services.now(), leading=services.leadership.leading,
+                                           breakers=services.fetcher.breakers)
         except Exception as exc:  # serve the counters even when the database gauges cannot be read
             log.warning("metrics: refreshing the database gauges failed: %s", exc)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)

@@ -203,9 +203,3 @@ class Reply:
     def blocks(self) -> list[Paragraph | CodeBlock | KeyValues | Table]:
         """The text blocks, in order (attachments and buttons excluded)."""
         return [p for p in self.parts if isinstance(p, (Paragraph, CodeBlock, KeyValues, Table))]
-
-    def plain_text(self) -> str:
-        """All text of the reply without markup (for tests, logs and screen readers)."""
-        from bot.render.text import render_text
-
-        return render_text(self)

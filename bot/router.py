@@ -1,13 +1,11 @@
-"""The command router: the registry, line parsing, access checks, dispatch, audit and buttons."""
+"""The command router: line parsing, access checks, dispatch, audit and buttons (commands from `bot.registry`)."""
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import secrets
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +18,6 @@ from bot.command import (
     ChatRef,
     Command,
     CommandError,
-    CommandSet,
     Context,
     IncomingFile,
     Option,
@@ -29,7 +26,8 @@ from bot.command import (
     UserRef,
     parse_duration,
 )
-from bot.ratelimit import CommandRateLimiter, RefusalLimiter
+from bot.ratelimit import CommandRateLimiter
+from bot.registry import Registry
 from bot.reply import Button, Reply, code
 from bot.services import Services
 from bot.untrusted import encodable
@@ -46,51 +44,6 @@ ANONYMOUS = ("You are writing anonymously (as this group or as a channel), so th
              "admin rights, or choose your own account as the sender.")
 EXPIRED = "This button has expired. Run the command again."
 WITHHELD = "(arguments not kept)"
-
-
-# --------------------------------------------------------------------------- registry
-class Registry:
-    """Every command by name and alias; groups (`watch`) hold subcommands (`watch add`)."""
-
-    def __init__(self, sets: Iterable[CommandSet] = ()) -> None:
-        self._by_name: dict[str, Command] = {}
-        self._aliases: dict[str, str] = {}
-        for command_set in sets:
-            for command in command_set.commands:
-                self.add(command)
-
-    def add(self, command: Command) -> None:
-        if command.name in self._by_name:
-            raise ValueError(f"command /{command.name} declared twice")
-        self._by_name[command.name] = command
-        for alias in command.aliases:
-            self._aliases[alias] = command.name
-
-    def get(self, name: str) -> Command | None:
-        name = self._aliases.get(name, name)
-        return self._by_name.get(name)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(sorted(self._by_name.values(), key=lambda c: c.name))
-
-    def groups(self) -> dict[str, list[Command]]:
-        """Top-level name → its commands (a plain command is a group of one)."""
-        out: dict[str, list[Command]] = {}
-        for command in self:
-            out.setdefault(command.group, []).append(command)
-        return out
-
-    def resolve(self, tokens: list[Token]) -> tuple[Command | None, int]:
-        """The command the tokens name and how many tokens its name took."""
-        if len(tokens) >= 2:
-            sub = self.get(f"{tokens[0].value} {tokens[1].value.lower()}")
-            if sub:
-                return sub, 2
-        return self.get(tokens[0].value), 1
-
-    def suggest(self, word: str) -> list[str]:
-        names = {c.group for c in self} | set(self._aliases)
-        return difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.6)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -289,7 +242,7 @@ class Router:
         self.registry = registry
         self.inflight: set[asyncio.Task[Any]] = set()
         self.limiter = CommandRateLimiter(services.settings.governance.rate_limits)
-        self.refusals = RefusalLimiter(services.settings.governance.rate_limits)
+        self.refusals = services.refusals
 
     # access -------------------------------------------------------------------
     async def access(self, chat: ChatRef, user: UserRef, *, carrying: FirstWrite | None = None) -> Access:
@@ -421,7 +374,7 @@ class Router:
             if incoming.bot_username and addressee.lower() != incoming.bot_username.lower():
                 return  # addressed to another bot in this group
         tokens[0] = Token(head.lower(), tokens[0].start, tokens[0].end)
-        command, used = self.registry.resolve(tokens)
+        command, used = self.registry.resolve([t.value for t in tokens[:2]])
         # An update that changes nothing is marked handled as it starts; one that does, with its first write.
         changes = command is not None and command.mutates
         access = await self.access(incoming.chat, incoming.user, carrying=None if changes else incoming.receipt)
@@ -458,8 +411,8 @@ class Router:
             return
         if command.expensive and await self._rate_limited(incoming, access, command, audited, sink):
             return
-        ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, incoming.files,
-                      access.chat_allowed)
+        ctx = Context(self.services, incoming.chat, incoming.user, access.role, command, text, sink, self.registry,
+                      incoming.files, access.chat_allowed)
         await self._run(ctx, kwargs, audited, incoming.receipt)
 
     async def _run(self, ctx: Context, kwargs: dict[str, Any], args_text: str, receipt: FirstWrite | None) -> None:

@@ -6,21 +6,21 @@ import collections
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.leadership import Leadership
 from bot.metrics import Metrics
+from bot.ratelimit import RefusalLimiter
 from bot.reply import Inline, Reply
+from bot.shared import Shared
 from config.masking import SecretMasker
 from config.settings import Settings
+from handlers.fetch import PoliteFetcher
 from storage.db import Database
 from storage.types import utcnow
-
-if TYPE_CHECKING:
-    from bot.router import Router
 
 
 class DeliveryError(Exception):
@@ -60,27 +60,30 @@ class ErrorRecord:
 
 @dataclass
 class Services:
-    """Shared state and clients: settings, database, HTTP, scheduler, surfaces, feature state."""
+    """Shared state and clients: settings, database, HTTP, scheduler, surfaces, feature state (`shared`)."""
 
     settings: Settings
     db: Database
     http: httpx.AsyncClient
     scheduler: AsyncIOScheduler
-    router: Router | None = None
     started_at: datetime = field(default_factory=utcnow)
     surfaces: dict[str, Deliverer] = field(default_factory=dict)
     errors: collections.deque[ErrorRecord] = field(default_factory=lambda: collections.deque(maxlen=20))
     status_providers: list[StatusProvider] = field(default_factory=list)  # their sections: admins only
     public_status: list[StatusProvider] = field(default_factory=list)  # also shown to viewers and analysts
-    extras: dict[str, Any] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)  # feature objects by typed slot (bot/shared.py)
     clock: Callable[[], datetime] = utcnow
     background: bool = True  # False for `socmint console`: serve commands, start no pollers or schedules
     leadership: Leadership = field(default_factory=Leadership)  # leader-only work (bot/leadership.py)
     metrics: Metrics = field(default_factory=Metrics)  # what /metrics shows (bot/metrics.py)
     masker: SecretMasker = field(init=False)
+    fetcher: PoliteFetcher = field(init=False)  # polite requests through `http` (pacing, retries, breakers)
+    refusals: RefusalLimiter = field(init=False)  # refusals to strangers, counted for /status
 
     def __post_init__(self) -> None:
         self.masker = self.settings.masker()
+        self.fetcher = PoliteFetcher(self.http)
+        self.refusals = RefusalLimiter(self.settings.governance.rate_limits)
 
     def now(self) -> datetime:
         """The current UTC time (frozen in tests)."""

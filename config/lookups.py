@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 
 
@@ -18,23 +22,51 @@ class ProviderSettings(BaseModel):
     timeout_s: float = Field(default=15, gt=0)
 
 
-def _provider(name: str, url: str, **defaults: object) -> type[ProviderSettings]:
-    """A provider section whose defaults (base URL, rate...) apply even when the file sets one key."""
-    fields = {"base_url": (str, url)} | {k: (type(v), v) for k, v in defaults.items()}
-    return create_model(f"{name.title()}Settings", __base__=ProviderSettings, **fields)  # type: ignore[call-overload]
+class KeyNeed(StrEnum):
+    """Whether a provider answers without an API key."""
+
+    NONE = "none"  # keyless
+    OPTIONAL = "optional"  # a key raises limits or adds detail
+    REQUIRED = "required"  # no answer without one
 
 
-RdapSettings = _provider("rdap", "https://rdap.org")
-CrtshSettings = _provider("crtsh", "https://crt.sh", rate_per_s=1.0)
-InternetDbSettings = _provider("internetdb", "https://internetdb.shodan.io")
-WaybackSettings = _provider("wayback", "https://web.archive.org", rate_per_s=0.4)
-NvdSettings = _provider("nvd", "https://services.nvd.nist.gov/rest/json/cves/2.0", rate_per_s=0.16)
-KevSettings = _provider("kev", "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json")
-EpssSettings = _provider("epss", "https://api.first.org/data/v1/epss")
-GravatarSettings = _provider("gravatar", "https://api.gravatar.com/v3", rate_per_s=0.03)
-HibpSettings = _provider("hibp", "https://haveibeenpwned.com/api/v3")
-GreyNoiseSettings = _provider("greynoise", "https://api.greynoise.io/v3/community")
-AbuseIpDbSettings = _provider("abuseipdb", "https://api.abuseipdb.com/api/v2")
+@dataclass(frozen=True)
+class Provider:
+    """A lookup provider, declared once: its settings section and defaults, its name for people, what it answers.
+
+    The settings section (`lookups.<name>`, `SOCMINT_LOOKUPS__<NAME>__BASE_URL` / `__KEY`), the /status section
+    and the test fakes follow from this declaration; the lookup modules (`handlers/lookup/<name>.py`) call it.
+    """
+
+    name: str  # settings section and pacing key
+    title: str  # as replies and /status name it
+    base_url: str
+    answers: tuple[str, ...]  # the lookups it serves: email, domain, ip, url, cve
+    key: KeyNeed = KeyNeed.NONE
+    rate_per_s: float = 1.0
+
+    def settings_model(self) -> type[ProviderSettings]:
+        """Its settings section, whose defaults (base URL, rate) apply even when the file sets one key."""
+        fields: dict[str, Any] = {"base_url": (str, self.base_url),
+                                  "rate_per_s": (float, Field(default=self.rate_per_s, gt=0))}
+        return create_model(f"{self.name.title()}Settings", __base__=ProviderSettings, **fields)
+
+
+PROVIDERS: tuple[Provider, ...] = (
+    Provider("rdap", "RDAP", "https://rdap.org", ("domain", "ip")),
+    Provider("crtsh", "crt.sh", "https://crt.sh", ("domain",)),
+    Provider("internetdb", "Shodan InternetDB", "https://internetdb.shodan.io", ("ip",)),
+    Provider("wayback", "Wayback", "https://web.archive.org", ("domain", "url"), rate_per_s=0.4),
+    Provider("nvd", "NVD", "https://services.nvd.nist.gov/rest/json/cves/2.0", ("cve",), KeyNeed.OPTIONAL,
+             rate_per_s=0.16),
+    Provider("kev", "CISA KEV",
+             "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json", ("cve",)),
+    Provider("epss", "EPSS", "https://api.first.org/data/v1/epss", ("cve",)),
+    Provider("gravatar", "Gravatar", "https://api.gravatar.com/v3", ("email",), KeyNeed.OPTIONAL, rate_per_s=0.03),
+    Provider("hibp", "Have I Been Pwned", "https://haveibeenpwned.com/api/v3", ("email",), KeyNeed.REQUIRED),
+    Provider("greynoise", "GreyNoise", "https://api.greynoise.io/v3/community", ("ip",), KeyNeed.OPTIONAL),
+    Provider("abuseipdb", "AbuseIPDB", "https://api.abuseipdb.com/api/v2", ("ip",), KeyNeed.REQUIRED),
+)
 
 
 class SweepSettings(BaseModel):
@@ -54,26 +86,23 @@ class SweepSettings(BaseModel):
     )
 
 
-class LookupsSettings(BaseModel):
-    """All lookup providers."""
+class LookupsBase(BaseModel):
+    """What lookups share besides their providers: the sweep, DNS and phone numbers."""
 
     model_config = ConfigDict(extra="forbid")
 
     sweep: SweepSettings = Field(default_factory=SweepSettings)
-    rdap: RdapSettings = Field(default_factory=RdapSettings)  # type: ignore[valid-type]
-    crtsh: CrtshSettings = Field(default_factory=CrtshSettings)  # type: ignore[valid-type]
-    internetdb: InternetDbSettings = Field(default_factory=InternetDbSettings)  # type: ignore[valid-type]
-    wayback: WaybackSettings = Field(default_factory=WaybackSettings)  # type: ignore[valid-type]
-    nvd: NvdSettings = Field(default_factory=NvdSettings)  # type: ignore[valid-type]
-    kev: KevSettings = Field(default_factory=KevSettings)  # type: ignore[valid-type]
-    epss: EpssSettings = Field(default_factory=EpssSettings)  # type: ignore[valid-type]
-    gravatar: GravatarSettings = Field(default_factory=GravatarSettings)  # type: ignore[valid-type]
-    hibp: HibpSettings = Field(default_factory=HibpSettings)  # type: ignore[valid-type]
-    greynoise: GreyNoiseSettings = Field(default_factory=GreyNoiseSettings)  # type: ignore[valid-type]
-    abuseipdb: AbuseIpDbSettings = Field(default_factory=AbuseIpDbSettings)  # type: ignore[valid-type]
     dns_resolver: str | None = Field(
         default=None, description="nameserver for DNS lookups, IP or IP:port (default: the system's)"
     )
     dns_timeout_s: float = Field(default=5, gt=0)
     dns_cache_ttl_s: int = Field(default=3600, ge=0)
     default_region: str = Field(default="US", description="phone numbers without + are read in this region")
+
+
+# All lookup settings: the shared ones and one section per provider in PROVIDERS.
+_SECTIONS = {p.name: p.settings_model() for p in PROVIDERS}
+LookupsSettings = create_model(
+    "LookupsSettings", __base__=LookupsBase, __doc__="All lookup settings.",
+    **{name: (model, Field(default_factory=model)) for name, model in _SECTIONS.items()},
+)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 
 class SourceSettings(BaseModel):
-    """What every source has: a switch, a poll interval and a request rate (each one's roots are its own)."""
+    """What every source has: a switch, a poll interval and a request rate (each one's roots are its own).
+
+    A source registers itself once: a subclass with its defaults and `implementation` (the "module:Class" of its
+    `Source`), as a field of `SourcesSettings`; the registry, /sources and /status follow from that.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    implementation: ClassVar[str]
 
     enabled: bool = True
     interval_s: float = Field(default=300, ge=5, description="poll interval for this source's jobs")
@@ -16,12 +23,14 @@ class SourceSettings(BaseModel):
 
 
 class HackerNewsSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.hackernews:HackerNewsSource"
     base_url: str = "https://hn.algolia.com/api/v1"
     firebase_url: str = "https://hacker-news.firebaseio.com/v0"
     rate_per_s: float = 2.0
 
 
 class MastodonSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.mastodon:MastodonSource"
     base_url: str = "https://mastodon.social"
     instances: list[str] = Field(default_factory=lambda: ["https://mastodon.social"])
     token: SecretStr | None = Field(default=None, description="the access token of the one configured instance")
@@ -69,6 +78,7 @@ class MastodonSettings(SourceSettings):
 
 
 class BlueskySettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.bluesky:BlueskySource"
     base_url: str = "https://public.api.bsky.app"
     jetstream_url: str = "wss://jetstream2.us-east.bsky.network/subscribe"
     pds_url: str = "https://bsky.social"
@@ -82,27 +92,32 @@ class BlueskySettings(SourceSettings):
 
 
 class RssSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.rss:RssSource"
     feeds: list[str] = Field(default_factory=list)
     interval_s: float = 900
 
 
 class TelegramChannelSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.telegram_preview:TelegramPreviewSource"
     base_url: str = "https://t.me"
     channels: list[str] = Field(default_factory=list)
     rate_per_s: float = 0.5
 
 
 class LemmySettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.lemmy:LemmySource"
     base_url: str = "https://lemmy.world"
 
 
 class GitHubSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.github:GitHubSource"
     base_url: str = "https://api.github.com"
     token: SecretStr | None = None
     rate_per_s: float = 0.15  # search: 10 requests/min without a token
 
 
 class FourChanSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.fourchan:FourChanSource"
     base_url: str = "https://a.4cdn.org"
     web_url: str = Field(default="https://boards.4chan.org", description="root of post permalinks")
     media_url: str = Field(default="https://i.4cdn.org", description="root of attached files")
@@ -111,6 +126,7 @@ class FourChanSettings(SourceSettings):
 
 
 class RedditSettings(SourceSettings):
+    implementation: ClassVar[str] = "handlers.monitor.sources.reddit:RedditSource"
     base_url: str = "https://oauth.reddit.com"
     auth_url: str = "https://www.reddit.com/api/v1/access_token"
     client_id: SecretStr | None = None
@@ -119,7 +135,7 @@ class RedditSettings(SourceSettings):
 
 
 class SourcesSettings(BaseModel):
-    """All monitored sources."""
+    """All monitored sources, in the order /sources lists them."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -132,3 +148,11 @@ class SourcesSettings(BaseModel):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     fourchan: FourChanSettings = Field(default_factory=FourChanSettings)
     reddit: RedditSettings = Field(default_factory=RedditSettings)
+
+    @classmethod
+    def section(cls, name: str) -> type[SourceSettings]:
+        """The settings model of the source section `name`."""
+        annotation = cls.model_fields[name].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, SourceSettings)):
+            raise TypeError(f"sources.{name} is not a source section")
+        return annotation

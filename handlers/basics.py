@@ -6,7 +6,7 @@ import platform
 from datetime import timedelta
 
 from bot import __version__
-from bot.command import Arg, CommandError, CommandSet, Context
+from bot.command import Arg, CommandError, CommandIndex, CommandSet, Context
 from bot.reply import Reply, bold, code
 from bot.services import Services
 from handlers.monitor.sources.registry import available_sources
@@ -40,7 +40,7 @@ async def start(ctx: Context) -> Reply:
 @commands.command("help", "List commands, or explain one", example="/help watch",
                   args=[Arg("command", "a command name", required=False)])
 async def help_(ctx: Context, command: str | None) -> Reply:
-    registry = ctx.services.router.registry  # type: ignore[union-attr]
+    registry = ctx.commands
     if command:
         return _help_one(registry, command.lstrip("/").lower(), ctx.role)
     reply = Reply.text(bold("Commands"), f" (your role: {ctx.role.label})")
@@ -57,8 +57,9 @@ async def help_(ctx: Context, command: str | None) -> Reply:
     return reply
 
 
-def _help_one(registry, name: str, role: Role) -> Reply:  # type: ignore[no-untyped-def]
-    group = registry.groups().get(name) or ([registry.get(name)] if registry.get(name) else [])
+def _help_one(registry: CommandIndex, name: str, role: Role) -> Reply:
+    found = registry.get(name)
+    group = registry.groups().get(name) or ([found] if found else [])
     if not group:
         hint = registry.suggest(name)
         raise CommandError(f"No command /{name}." + (f" Did you mean /{hint[0]}?" if hint else ""))
@@ -120,7 +121,7 @@ async def status(ctx: Context) -> Reply:
         size = services.db.size_bytes
         jobs = services.scheduler.get_jobs() if services.scheduler.running else []
         allowed = await services.db.run(lambda s: len(identity.allowed_chats(s)))
-        refusals = services.router.refusals.silenced_total if services.router else 0
+        refusals = services.refusals.silenced_total
         items += [
             ("database", f"{services.db.display_url.split('://')[0]}" + (f", {size / 1e6:.1f} MB" if size else "")),
             ("allowed chats", str(allowed)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers.monitor.scheduler import registry_sources
+from handlers.monitor.slot import MONITOR
 from storage import watches
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ async def source_names(services: Services, chat: ChatRef, current: str) -> list[
 
 def _known_sources(services: Services) -> list[str]:
     """The monitor's sources when it runs, else the configured registry."""
-    monitor = services.extras.get("monitor")
+    monitor = services.shared.get(MONITOR)
     if monitor is not None:
         return sorted(monitor.polls.sources)
     return sorted(registry_sources(services)())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlmodel import Session
@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.command import Arg, CommandSet, Context, UsageError
 from bot.reply import Button, Reply, bold, code
 from bot.services import Services, StatusSection
+from bot.shared import Slot
 from storage import audit
 from storage.db import Lane
 from storage.erasure import ErasureReport, Subject, forget
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 commands = CommandSet()
 
 PURGE_JOB = "governance:purge"
-LAST_PURGE = "governance.last_purge"
+LAST_PURGE: Slot[tuple[datetime, dict[str, int]]] = Slot("governance.last_purge")  # (when, rows per table)
 SYSTEM = "system:0"
 _SOURCE_PREFIX = re.compile(r"^([a-z][a-z0-9_]{0,31}):(.+)$")
 MAX_HANDLE = 256
@@ -68,7 +69,7 @@ async def run_purge(services: Services, by: str = SYSTEM) -> dict[str, int]:
         return counts
 
     counts = await services.db.run(work, lane=Lane.BULK)
-    services.extras[LAST_PURGE] = (now, counts)
+    services.shared.put(LAST_PURGE, (now, counts))
     log.info("purge", extra={"deleted": counts})
     return counts
 
@@ -86,7 +87,7 @@ async def governance_status(services: Services) -> StatusSection:
     g = services.settings.governance
     r = g.retention
     days = lambda n: "forever" if n == 0 else f"{n} d"  # noqa: E731
-    last = services.extras.get(LAST_PURGE)
+    last = services.shared.get(LAST_PURGE)
     last_text = "not yet in this run" if last is None else (
         f"{last[0]:%Y-%m-%d %H:%M} UTC, {sum(last[1].values())} rows deleted")
     limits = g.rate_limits

@@ -14,9 +14,8 @@ from sqlmodel import Session
 from bot.command import CommandSet, Context
 from bot.reply import Reply, bold
 from bot.services import Services, StatusSection
-from handlers.fetch.breaker import BreakerState
 from handlers.monitor.sources.base import Source
-from handlers.monitor.sources.registry import SOURCE_CLASSES, available_sources, shared_fetcher
+from handlers.monitor.sources.registry import SOURCE_CLASSES, available_sources
 from storage.models import SourceCursor
 
 commands = CommandSet()
@@ -46,21 +45,13 @@ def _key_state(source: Source) -> str:
 
 def _health(services: Services, source: Source) -> tuple[str, datetime | None]:
     """The breaker's state in words, and when the source last answered (wall-clock UTC)."""
-    fetcher = shared_fetcher(services)
-    breaker = fetcher.breakers.get(source.name)
+    breaker = services.fetcher.breakers.get(source.name)
     if breaker is None:
         return "not polled yet", None
     last_ok = None
     if breaker.last_success is not None:
         last_ok = services.now() - timedelta(seconds=max(0.0, time.monotonic() - breaker.last_success))
-    state = breaker.state
-    if state is BreakerState.CLOSED:
-        text = "ok" if breaker.failures == 0 else f"ok ({breaker.failures} recent failure(s): {breaker.last_error})"
-    elif state is BreakerState.OPEN:
-        text = f"paused after {breaker.failures} failures ({breaker.last_error})"
-    else:
-        text = f"retrying after failures ({breaker.last_error})"
-    return text, last_ok
+    return breaker.describe(), last_ok
 
 
 def _last_cursor_updates(session: Session) -> dict[str, datetime]:

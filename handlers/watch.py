@@ -1,7 +1,7 @@
 """Watchlists and digests from chat: /watch add|list|show|matches|pause|resume|remove|mute|signals|test, /digest.
 
 Watches belong to the chat they were created in. Analysts and above create and change them;
-viewers can list and look. The monitoring engine lives in `services.extras["monitor"]`.
+viewers can list and look. The monitoring engine lives in `services.shared` (slot `MONITOR`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from handlers.monitor.digest import DigestInputError, build_digest, parse_time, 
 from handlers.monitor.engine import Monitor
 from handlers.monitor.hits import PAGE_SIZE, check_page, hit_paragraph, pages
 from handlers.monitor.query import Query, QueryError, parse_query
+from handlers.monitor.slot import MONITOR
 from handlers.monitor.stored_scan import StoredScan, single
 from storage import watches
 from storage.models import OutboxItem, OutboxState, Role, StoredPost, Watch, WatchMatch, WatchState
@@ -38,10 +39,7 @@ ADD_EXAMPLE = '/watch add lockbit OR "lock bit" --sources hackernews,mastodon --
 
 def engine(services: Services) -> Monitor:
     """The running engine (made on first use when the start hook has not run, e.g. in a bare test)."""
-    monitor = services.extras.get("monitor")
-    if monitor is None:
-        monitor = services.extras["monitor"] = Monitor(services)
-    return monitor
+    return services.shared.setdefault(MONITOR, lambda: Monitor(services))
 
 
 @commands.on_start
@@ -61,7 +59,7 @@ async def start_monitor(services: Services) -> None:
 @commands.on_stop
 async def stop_monitor(services: Services) -> None:
     await backfill.stop_all(services)
-    monitor = services.extras.get("monitor")
+    monitor = services.shared.get(MONITOR)
     if monitor is not None:
         await monitor.stop()
 

@@ -3,7 +3,7 @@
     bot = BotHarness(tmp_path)
     await bot.start()
     replies = await bot.run("/whoami", role=Role.ANALYST)
-    assert "analyst" in replies[-1].plain_text()
+    assert "analyst" in render_text(replies[-1])
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.app import App
 from bot.command import ChatKind, ChatRef, CommandSet, IncomingFile, UserRef
+from bot.render.text import render_text
 from bot.reply import Reply
 from bot.router import Incoming
 from bot.services import DeliveryError, Services
@@ -142,4 +143,4 @@ class BotHarness:
 
     async def text(self, line: str, **kwargs: Any) -> str:
         """The plain text of all replies to `line`."""
-        return "\n\n".join(r.plain_text() for r in await self.run(line, **kwargs))
+        return "\n\n".join(render_text(r) for r in await self.run(line, **kwargs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,10 @@ from handlers.fetch import PoliteFetcher
 from handlers.investigate import commands as investigate_commands
 from handlers.investigate.runner import Picture
 from handlers.lookup.ssrf import SsrfGuard
+from handlers.lookup.url import GUARD
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import Page, Profile
+from handlers.monitor.sources.registry import SOURCES
 from storage import cases as case_store
 from storage.models import Investigation
 from tests.harness import BotHarness
@@ -74,7 +76,6 @@ class World:
     dns: FakeDNS
     farm: Farm
     github: FakeGitHub
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def investigation(self, inv_id: int | None = None) -> Investigation:
         def load(session: Any) -> Investigation:
@@ -115,8 +116,8 @@ async def world(tmp_path: Path, *, users: set[str] | None = None, slow_s: float 
         bot = BotHarness(tmp_path, sets=[investigate_commands.commands], lookups=lookups, **settings)
         await bot.start()
         stack.push_async_callback(bot.stop)
-        bot.services.extras["fetcher"] = PoliteFetcher(bot.services.http, sleep=no_sleep)
-        bot.services.extras["ssrf_guard"] = SsrfGuard(resolver=no_resolution)
+        bot.services.fetcher = PoliteFetcher(bot.services.http, sleep=no_sleep)
+        bot.services.shared.put(GUARD, SsrfGuard(resolver=no_resolution))
         github = FakeGitHub()
-        bot.services.extras["sources"] = {"github": github}
+        bot.services.shared.put(SOURCES, {"github": github})
         yield World(bot, http, fake_dns, farm, github)

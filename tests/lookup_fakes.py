@@ -14,9 +14,10 @@ import dns.rdatatype
 import dns.rrset
 from aiohttp import web
 
+from config import lookups as lookup_settings
+
 FIXTURES = Path(__file__).parent / "fixtures" / "lookup"
-PROVIDERS = ("rdap", "crtsh", "internetdb", "wayback", "nvd", "kev", "epss", "gravatar", "hibp", "greynoise",
-             "abuseipdb")
+PROVIDERS = tuple(p.name for p in lookup_settings.PROVIDERS)  # every declared provider, served here
 GRAVATAR_EMAIL = "jane.doe@example.com"
 
 
@@ -256,7 +257,7 @@ async def start_lookup_bot(tmp_path: Path, *, keys: dict[str, str] | None = None
     lookups.update(settings.pop("lookups", {}))
     bot = BotHarness(tmp_path, sets=[commands], lookups=lookups, **settings)
     await bot.start()
-    bot.services.extras["fetcher"] = PoliteFetcher(bot.services.http, sleep=no_sleep)
+    bot.services.fetcher = PoliteFetcher(bot.services.http, sleep=no_sleep)
     return bot, providers, fake_dns
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.command import ChatKind, ChatRef, UserRef
+from bot.render.text import render_text
 from bot.router import Incoming
 from storage import identity
 from storage.models import Role
@@ -15,10 +16,10 @@ async def test_admin_allows_chat_then_members_are_viewers(bot):
     sink = RecordingSink()
     chat = ChatRef("telegram", -10, ChatKind.GROUP)
     await bot.app.router.handle(Incoming(chat, UserRef("telegram", 1), "/allow"), sink)
-    assert "is allowed" in sink.replies[0].plain_text()
+    assert "is allowed" in render_text(sink.replies[0])
     sink = RecordingSink()
     await bot.app.router.handle(Incoming(chat, UserRef("telegram", 5), "/whoami"), sink)
-    text = sink.replies[0].plain_text()
+    text = render_text(sink.replies[0])
     assert "viewer" in text and "telegram:5" in text
 
 
@@ -54,7 +55,7 @@ async def test_deny_closes_chat(bot):
     sink = RecordingSink()
     await bot.app.router.handle(Incoming(ChatRef("telegram", -40, ChatKind.GROUP), UserRef("telegram", 41),
                                          "/help"), sink)
-    assert "not allowed" in sink.replies[0].plain_text()
+    assert "not allowed" in render_text(sink.replies[0])
 
 
 async def test_admin_dm_needs_no_allow(bot):
@@ -62,7 +63,7 @@ async def test_admin_dm_needs_no_allow(bot):
     sink = RecordingSink()
     await bot.app.router.handle(Incoming(ChatRef("telegram", 50, ChatKind.PRIVATE), UserRef("telegram", 50),
                                          "/help"), sink)
-    assert "Commands" in sink.replies[0].plain_text()
+    assert "Commands" in render_text(sink.replies[0])
 
 
 async def test_configured_admins_become_owners(tmp_path):

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.render.text import render_text
 from handlers.analysis.commands import commands
 from handlers.monitor.post import Author, Post
 from handlers.monitor.sources.base import NotSupported, Page, Profile, Source
+from handlers.monitor.sources.registry import SOURCES
 from storage.models import Role, Watch, WatchMatch
 from tests.analysis_data import EPOCH, assert_png, organic, persona_times, post
 from tests.harness import BotHarness
@@ -24,7 +26,7 @@ NOW = EPOCH + timedelta(days=41)
 async def abot(tmp_path: Path) -> AsyncIterator[BotHarness]:
     harness = BotHarness(tmp_path, sets=[commands], clock=lambda: NOW)
     await harness.start()
-    harness.services.extras["sources"] = {}  # no real source is ever reached from these tests
+    harness.services.shared.put(SOURCES, {})  # no real source is ever reached from these tests
     yield harness
     await harness.stop()
 
@@ -65,9 +67,9 @@ async def test_profile_from_stored_posts(abot: BotHarness) -> None:
     ]
     await store(abot, posts)
     replies = await abot.run("/profile nosuchsource alice", role=Role.ANALYST)
-    assert "No stored posts" in replies[-1].plain_text()
+    assert "No stored posts" in render_text(replies[-1])
     replies = await abot.run("/profile hackernews alice", role=Role.ANALYST)
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "300 posts" in text and "confidence" in text
     assert "UTC+3" in text or "UTC+2" in text or "UTC+4" in text
     assert "CVE-2024-3400 (300)" in text and "#infosec (300)" in text and "@bob (100)" in text
@@ -112,28 +114,28 @@ async def test_profile_fetches_when_few_posts_are_stored(abot: BotHarness) -> No
         for i, t in enumerate(persona_times(-5, 120, seed=3))
     ]
     source = FakeSource(fetched)
-    abot.services.extras["sources"] = {"fakesrc": source}
+    abot.services.shared.put(SOURCES, {"fakesrc": source})
     reply = (await abot.run("/profile fakesrc frank"))[-1]
-    text = reply.plain_text()
+    text = render_text(reply)
     assert source.feed_calls == 1
     assert "Frank Fake" in text and "https://frank.example" in text and "2025-01-26" in text
     assert "@frank_alt@infosec.exchange" in text and "karma" in text
     assert "120 posts" in text and any(f"UTC{o}" in text for o in ("-4", "-5", "-6"))
     source.fail_profile = True
-    text = (await abot.run("/profile fakesrc frank"))[-1].plain_text()
+    text = render_text((await abot.run("/profile fakesrc frank"))[-1])
     assert "profile not fetched: NotSupported" in text and "120 posts" in text
 
 
 async def test_profile_not_enough_data(abot: BotHarness) -> None:
     await store(abot, [post("quiet", EPOCH + timedelta(hours=i), "hi there", source="hackernews") for i in range(5)])
-    text = (await abot.run("/profile hackernews quiet"))[-1].plain_text()
+    text = render_text((await abot.run("/profile hackernews quiet"))[-1])
     assert "not enough data" in text
 
 
 async def test_network_of_a_watch_and_exports(abot: BotHarness) -> None:
     wid = await store(abot, planted(), watch_query="hub")
     reply = (await abot.run(f"/network {wid}", role=Role.ANALYST))[-1]
-    text = reply.plain_text()
+    text = render_text(reply)
     assert "@hub_a" in text and "@hub_b" in text and "Bridges" in text
     names = [a.filename for a in reply.attachments]
     assert names == ["network.png", "network.gexf", "network.graphml"]
@@ -142,7 +144,7 @@ async def test_network_of_a_watch_and_exports(abot: BotHarness) -> None:
 
 async def test_other_chats_watch_is_refused(abot: BotHarness) -> None:
     wid = await store(abot, planted(), watch_query="hub", chat_id=-999)
-    text = (await abot.run(f"/network {wid}"))[-1].plain_text()
+    text = render_text((await abot.run(f"/network {wid}"))[-1])
     assert f"No watch #{wid} in this chat" in text
 
 
@@ -158,7 +160,7 @@ async def test_sentiment_of_an_account(abot: BotHarness) -> None:
     ]
     await store(abot, posts)
     reply = (await abot.run("/sentiment carol"))[-1]
-    text = reply.plain_text()
+    text = render_text(reply)
     assert "40 posts scored" in text and "20 negative, 20 positive" in text
     assert "Most negative" in text and "terrible" in text
     assert_png(reply.attachments[0].data)
@@ -169,7 +171,7 @@ async def test_sentiment_says_how_many_posts_were_not_scored(abot: BotHarness) -
              "I love this, wonderful work"]
     await store(abot, [post("olga", EPOCH + timedelta(hours=i), texts[i % 4], sid=f"o{i}") for i in range(40)])
     reply = (await abot.run("/sentiment olga"))[-1]
-    text = reply.plain_text()
+    text = render_text(reply)
     assert "20 posts scored" in text and "10 negative, 10 positive" in text
     assert "20 not scored (ru 10, zh 10)" in text and "VADER reads English only" in text
     assert "Это" not in text and "这" not in text  # never listed among the most negative or positive
@@ -186,13 +188,13 @@ async def test_iocs_with_csv_and_stix(abot: BotHarness) -> None:
     ]
     await store(abot, posts)
     reply = (await abot.run("/iocs dave --format csv"))[-1]
-    text = reply.plain_text()
+    text = render_text(reply)
     assert "45.9.148.12" in text and "evil.com" in text
     csv_text = reply.attachments[0].data.decode()
     assert "ipv4,45.9.148.12,6," in csv_text
     stix = (await abot.run("/iocs synthetic:dave --format stix"))[-1].attachments[0].data.decode()
     assert "[ipv4-addr:value = '45.9.148.12']" in stix and '"spec_version": "2.1"' in stix
-    assert "not available yet" in (await abot.run("/iocs case:4"))[-1].plain_text()
+    assert "not available yet" in render_text((await abot.run("/iocs case:4"))[-1])
 
 
 async def test_geo_lists_geotagged_posts_only(abot: BotHarness) -> None:
@@ -203,7 +205,7 @@ async def test_geo_lists_geotagged_posts_only(abot: BotHarness) -> None:
             post("erin", EPOCH + timedelta(hours=1), "somewhere in Paris", sid="g2"),
         ],
     )
-    text = (await abot.run("/geo erin"))[-1].plain_text()
+    text = render_text((await abot.run("/geo erin"))[-1])
     assert "1 of 2 posts" in text and "Kyiv" in text and "50.45000, 30.52000" in text
     assert "Paris" not in text.split("inferred from text.")[1]
 
@@ -220,14 +222,14 @@ async def test_trends_finds_the_planted_spike(abot: BotHarness) -> None:
     wid = await store(abot, posts, watch_query="cve")
     for line in (f"/trends {wid} 1d", "/trends 1d", "/trends"):
         reply = (await abot.run(line))[-1]
-        assert "mentions of CVE-2026-1234 up 25× vs its 7-day baseline" in reply.plain_text(), line
+        assert "mentions of CVE-2026-1234 up 25× vs its 7-day baseline" in render_text(reply), line
         assert_png(reply.attachments[0].data)
-    assert "between 1h and 30d" in (await abot.run("/trends 90d"))[-1].plain_text()
+    assert "between 1h and 30d" in render_text((await abot.run("/trends 90d"))[-1])
 
 
 async def test_coord_shows_signals_not_verdicts(abot: BotHarness) -> None:
     wid = await store(abot, organic(300, seed=8) + planted_campaign(), watch_query="energy")
-    text = (await abot.run(f"/coord {wid}"))[-1].plain_text()
+    text = render_text((await abot.run(f"/coord {wid}"))[-1])
     assert "1 cluster(s)" in text and "signals for review" in text
     assert "12 accounts within 5 min" in text and "12 of 12 accounts with a known age" in text
 

@@ -19,8 +19,10 @@ import pytest
 from bot.csvfile import csv_bytes, safe_cell
 from bot.render import discord as discord_render
 from bot.render import telegram as telegram_render
+from bot.render.text import render_text
 from bot.reply import Reply
 from handlers.cases.commands import commands as case_commands
+from handlers.monitor.slot import MONITOR
 from storage.models import Role
 from tests.fakes.monitor import Clock, make_post, start_monitor_bot
 from tests.harness import BotHarness
@@ -62,7 +64,7 @@ async def test_3_digest_csv_and_wide_table_attachments_are_neutralised(tmp_path:
     bot, _ = await start_monitor_bot(tmp_path, clock)
     try:
         await bot.run("/watch add lockbit")
-        monitor = bot.services.extras["monitor"]
+        monitor = bot.services.shared.get(MONITOR)
         await monitor.ingest([make_post(f"f{i}", f"{f} lockbit", author=f[:60]) for i, f in enumerate(FORMULAS)])
         clock.advance(hours=1)
         [digest] = [a for r in await bot.run("/digest now") for a in r.attachments if a.filename == "digest.csv"]
@@ -144,7 +146,7 @@ async def test_5_6_recent_errors_are_masked_before_they_are_stored(tmp_path: Pat
         replies = await bot.run("/status")
     finally:
         await bot.stop()
-    shown = stored + "".join(r.plain_text() for r in replies)
+    shown = stored + "".join(render_text(r) for r in replies)
     shown += "".join(m.html + m.data.decode("utf-8-sig", "replace") for r in replies
                      for m in telegram_render.render(r, {}))
     for secret in (BOT_TOKEN, "hunter2-pw", "k-999", DB_PASSWORD):
@@ -446,7 +448,7 @@ async def test_14_forget_scrubs_notes_events_buttons_and_audit_and_takes_any_han
         await bot.app.router.press(ChatRef("telegram", -5001, ChatKind.GROUP), UserRef("telegram", 1001),
                                    (await bot.app.router.tokens_for(preview[0], ChatRef("telegram", -5001))
                                     )[button], sink := RecordingSink())
-        assert "Removed" in sink.replies[0].plain_text()
+        assert "Removed" in render_text(sink.replies[0])
         for handle in ("john doe", "evil\x07bot"):
             preview = await bot.run(f'/forget "{handle}"')
             assert preview[0].button_rows[0][0].command == f'/forget "{handle}" confirm'

@@ -16,6 +16,7 @@ import pytest
 import stix2
 from sqlmodel import select
 
+from bot.render.text import render_text
 from bot.reply import Reply
 from handlers.cases.commands import commands as case_commands
 from handlers.lookup.commands import commands as lookup_commands
@@ -38,7 +39,7 @@ class Env:
         return await self.bot.run(line, **kwargs)
 
     async def text(self, line: str, **kwargs: Any) -> str:
-        return "\n\n".join(r.plain_text() for r in await self.run(line, **kwargs))
+        return "\n\n".join(render_text(r) for r in await self.run(line, **kwargs))
 
     async def attachment(self, line: str, **kwargs: Any) -> tuple[str, bytes]:
         files = [a for r in await self.run(line, **kwargs) for a in r.attachments]

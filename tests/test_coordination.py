@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 
 from handlers import basics, watch
 from handlers.monitor.engine import Monitor
+from handlers.monitor.slot import MONITOR
 from storage.models import DigestSchedule, OutboxItem
 from tests.fakes.monitor import Clock, engine_of, make_post
 from tests.harness import BotHarness
@@ -24,7 +25,7 @@ async def start_bot(tmp_path: Path, url: str, *, background: bool = False, clock
     """A bot on `url` with the watch commands and no sources (nothing is polled)."""
     bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], background=background, clock=clock,
                      database={"url": url, "watch_sync_s": watch_sync_s, "leader_check_s": 0.2})
-    bot.services.extras["monitor"] = Monitor(bot.services, sources=dict)
+    bot.services.shared.put(MONITOR, Monitor(bot.services, sources=dict))
     await bot.start()
     return bot
 
@@ -49,15 +50,15 @@ async def test_a_watch_added_through_one_bot_is_matched_by_the_other_from_its_ne
     commands = await start_bot(tmp_path / "a", db_url, clock=clock)
     ingests = await start_bot(tmp_path / "b", db_url, clock=clock)
     try:
-        await ingests.services.extras["monitor"].ingest([make_post("1", "lockbit before the watch")])
+        await ingests.services.shared.get(MONITOR).ingest([make_post("1", "lockbit before the watch")])
         assert "Watch 1" in await commands.text("/watch add lockbit")
-        await ingests.services.extras["monitor"].ingest([make_post("2", "lockbit after the watch")])
+        await ingests.services.shared.get(MONITOR).ingest([make_post("2", "lockbit after the watch")])
         assert "Watch 2" in await commands.text("/watch add conti")
         await commands.run("/watch pause 1")
-        await ingests.services.extras["monitor"].ingest([make_post("3", "lockbit and conti, watch 1 paused")])
+        await ingests.services.shared.get(MONITOR).ingest([make_post("3", "lockbit and conti, watch 1 paused")])
         await commands.run("/watch pause 2")  # (removing it would take its queued alerts with it)
         await commands.run("/watch resume 1")
-        await ingests.services.extras["monitor"].ingest([make_post("4", "conti gone, lockbit back")])
+        await ingests.services.shared.get(MONITOR).ingest([make_post("4", "conti gone, lockbit back")])
         queued = await ingests.services.db.run(alerts)
         assert queued == [(1, "2"), (2, "3"), (1, "4")]
     finally:
@@ -102,7 +103,7 @@ async def test_a_digest_fired_by_two_bots_at_once_is_queued_once(tmp_path: Path,
 
             if day % 2:  # also with a period never sent before
                 await a.services.db.run(forget_last)
-            fired = await asyncio.gather(*(bot.services.extras["monitor"].digests.fire("telegram", -5001)
+            fired = await asyncio.gather(*(bot.services.shared.get(MONITOR).digests.fire("telegram", -5001)
                                            for bot in (a, b, a, b)))
             assert sorted(fired) == [False, False, False, True]
         count = await a.services.db.run(lambda s: s.execute(select(func.count()).select_from(OutboxItem)).scalar())
@@ -136,7 +137,7 @@ async def test_telegram_webhook_replicas_each_serve_commands_and_none_long_polls
                              admins=["telegram:1"], database={"url": pg_url, "leader_check_s": 0.2},
                              telegram={"token": fake.token, "api_url": fake.url, "webhook_url": public,
                                        "webhook_port": port, "webhook_secret": "replicas-share-this-secret"})
-            bot.services.extras["monitor"] = Monitor(bot.services, sources=dict)
+            bot.services.shared.put(MONITOR, Monitor(bot.services, sources=dict))
             await bot.start()
             await bot.app.add_surface(TelegramSurface(bot.services, bot.app.router))
             replicas.append(bot)

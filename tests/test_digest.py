@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.render.text import render_text
 from bot.reply import Table
 from handlers.monitor.digest import latest_fire, period_label
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
@@ -35,7 +36,7 @@ async def test_digest_now_reports_the_last_day(tmp_path: Path) -> None:
     try:
         await _seed(bot, clock)
         [reply] = [r for r in await bot.run("/digest now") if r.attachments]
-        text = reply.plain_text()
+        text = render_text(reply)
         assert "11 matches across 2 watches (previous period: 3)" in text
         [table_part] = [p for p in reply.parts if isinstance(p, Table)]
         assert table_part.rows == (("1", "lockbit", "10", "+400%"), ("2", "akira", "1", "+0%"))
@@ -77,7 +78,7 @@ async def test_scheduled_digest_goes_through_the_outbox_once_per_day(tmp_path: P
         assert not await digests.fire("telegram", -5001)  # a second firing (restart, misfire) is a no-op
         await engine_of(bot).outbox.drain()
         digest = next(r for _, r in surface.delivered if r.attachments)
-        body = digest.plain_text()
+        body = render_text(digest)
         assert "Daily digest 2026-11-29" in body
         # the period is 28 Nov 08:00 → 29 Nov 08:00 Berlin: the posts of 27 Nov 07:00 Berlin fall before it
         assert "11 matches across 2 watches (previous period: 0)" in body
@@ -97,7 +98,7 @@ async def test_a_digest_missed_while_down_is_caught_up_at_start(tmp_path: Path) 
         await engine_of(again).digests.rebuild()
         await engine_of(again).digests.rebuild()  # rebuilding twice does not queue it twice
         await engine_of(again).outbox.drain()
-        assert ["Daily digest 2026-11-29" in r.plain_text() for _, r in surface.delivered] == [True]
+        assert ["Daily digest 2026-11-29" in render_text(r) for _, r in surface.delivered] == [True]
     finally:
         await again.stop()
 

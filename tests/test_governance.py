@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from bot.command import CommandSet, Context
 from bot.ratelimit import CommandRateLimiter
+from bot.render.text import render_text
 from bot.reply import Reply
 from config.governance import RateLimitSettings, RetentionSettings
 from handlers import admin, basics, governance
@@ -188,7 +189,7 @@ async def test_forget_previews_then_removes_only_the_subject(gbot: BotHarness) -
     ids = await gbot.services.db.run(_seed)
     before = await gbot.services.db.run(_counts)
     preview = await gbot.run("/forget @alice.bsky.social", role=Role.ADMIN)
-    text = preview[0].plain_text()
+    text = render_text(preview[0])
     assert "would remove" in text and "Nothing is removed until you confirm" in text
     assert preview[0].button_rows[0][0].command == "/forget alice.bsky.social confirm"
     assert await gbot.services.db.run(_counts) == before  # a dry run keeps everything

@@ -12,6 +12,7 @@ import pytest
 from sqlmodel import select
 
 from bot.command import IncomingFile
+from bot.render.text import render_text
 from handlers.imports import command as import_command
 from handlers.imports.csv_posts import parse_mapping, read_csv
 from handlers.imports.importer import ImportFailed, detect_format, import_file
@@ -160,21 +161,21 @@ async def test_import_command_with_attachment(harness: BotHarness) -> None:
         return data
 
     file = IncomingFile("posts.jsonl", len(data), fetch)
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST, files=[file]))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST, files=[file]))
     assert "imported" in text and "4" in text
     assert "line 5" in text and "created_at" in text
     assert len(await stored(harness)) == 4
 
 
 async def test_import_command_needs_a_file_and_a_role(harness: BotHarness) -> None:
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST))
     assert "Attach the file" in text
     data = b'{"id": 1, "text": "x"}\n'
 
     async def fetch() -> bytes:
         return data
 
-    denied = "\n".join(r.plain_text() for r in await harness.run(
+    denied = "\n".join(render_text(r) for r in await harness.run(
         "/import", role=Role.VIEWER, files=[IncomingFile("a.jsonl", len(data), fetch)]))
     assert await stored(harness) == {} and "analyst" in denied.lower()
 
@@ -184,7 +185,7 @@ async def test_import_command_size_limit(harness: BotHarness) -> None:
         raise AssertionError("an oversized file must not be downloaded")
 
     big = IncomingFile("huge.jsonl", import_command.MAX_CHAT_IMPORT_BYTES + 1, fetch)
-    text = "\n".join(r.plain_text() for r in await harness.run("/import", role=Role.ANALYST, files=[big]))
+    text = "\n".join(render_text(r) for r in await harness.run("/import", role=Role.ANALYST, files=[big]))
     assert "socmint import FILE" in text
 
 
@@ -204,8 +205,8 @@ async def test_imports_run_through_the_watch_pipeline(tmp_path: Path) -> None:
         report = await import_file(bot.services, data, name="a.jsonl")
         assert (report.imported, report.matched, report.alerts) == (3, 2, 1)
         assert await engine_of(bot).outbox.drain() == 1
-        assert "posted an hour ago" in surface.delivered[0][1].plain_text()
-        assert "matched, not alerted" in import_command.report_reply(report, "a.jsonl").plain_text()
+        assert "posted an hour ago" in render_text(surface.delivered[0][1])
+        assert "matched, not alerted" in render_text(import_command.report_reply(report, "a.jsonl"))
     finally:
         await bot.stop()
 
@@ -220,7 +221,7 @@ async def test_import_says_why_rows_were_not_imported(harness: BotHarness) -> No
              {"id": "10", "text": "fine", "created_at": "yesterday"}]
     data = ("".join(json.dumps(r) + "\n" for r in again) + "\n").encode()
     report = await import_file(harness.services, data, name="b.jsonl")
-    text = import_command.report_reply(report, "b.jsonl").plain_text()
+    text = render_text(import_command.report_reply(report, "b.jsonl"))
     assert "1 already stored (same source id)" in text
     assert "1 same text as a stored post" in text
     assert "1 repeated in the file" in text
@@ -237,7 +238,7 @@ async def test_telegram_export_keeps_two_senders_saying_the_same(harness: BotHar
         {"id": 3, "type": "service", "date_unixtime": "1700000120", "actor": "A", "action": "pin_message"}]}
     report = await import_file(harness.services, json.dumps(export).encode(), name="result.json")
     assert (report.imported, report.duplicates) == (2, 0)
-    assert "1 skipped: service message (G: message 3)" in import_command.report_reply(report, "r").plain_text()
+    assert "1 skipped: service message (G: message 3)" in render_text(import_command.report_reply(report, "r"))
 
 
 def test_row_values_match_to_row() -> None:

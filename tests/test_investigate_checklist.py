@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.command import ChatKind, ChatRef, Role, UserRef
+from bot.render.text import render_text
 from config.investigate import InvestigateSettings
 from handlers.investigate import commands as inv
 from storage import cases as case_store
@@ -29,14 +30,14 @@ async def press_reply(w, reply, label_start: str, user_id: int = 1001):  # type:
 
 
 async def press(w, reply, label_start: str, user_id: int = 1001) -> str:  # type: ignore[no-untyped-def]
-    return (await press_reply(w, reply, label_start, user_id)).plain_text()
+    return render_text(await press_reply(w, reply, label_start, user_id))
 
 
 async def test_checklist_buttons_tick_and_skip(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         replies = await w.bot.run("/investigate CVE-2021-44228")
         final = replies[-1]
-        text = final.plain_text()
+        text = render_text(final)
         assert "Checklist #1: 0 done, 0 skipped, 3 left" in text
         links = {s.text: s.url for p in final.blocks for s in getattr(p, "spans", ()) if s.url}
         assert links["Public exploits and proofs of concept"] == (
@@ -44,7 +45,7 @@ async def test_checklist_buttons_tick_and_skip(tmp_path: Path) -> None:
         await w.bot.prepare(platform="telegram", user_id=9, chat_id=-5001, role=Role.VIEWER, allowed=True)
         assert "needs the analyst role" in await press(w, final, "✓ Public exploits", user_id=9)
         ticked_reply = await press_reply(w, final, "✓ Public exploits")
-        ticked = ticked_reply.plain_text()
+        ticked = render_text(ticked_reply)
         assert "✅ Public exploits and proofs of concept: done." in ticked and "1 done, 0 skipped, 2 left" in ticked
         # the new checklist offers buttons only for what is left: its first skip is the advisory step
         skipped = await press(w, ticked_reply, "skip")
@@ -95,8 +96,8 @@ async def test_one_at_a_time_and_cancel(tmp_path: Path) -> None:
     assert "Investigation #1 is still running in this chat" in busy
     assert "is running:" in status
     assert "Stopping investigation #1" in stop
-    assert "cancelled — partial results" in replies[-1].plain_text()
-    assert "🔎 example.com" in sink.progress_updates[0].plain_text()
+    assert "cancelled — partial results" in render_text(replies[-1])
+    assert "🔎 example.com" in render_text(sink.progress_updates[0])
     assert investigation.status == "cancelled" and investigation.finished_at is not None
     assert "No investigation is running" in again
 

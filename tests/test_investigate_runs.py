@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from bot.render.text import render_text
 from config.investigate import InvestigateSettings
 from handlers.investigate import commands as inv
 from handlers.investigate.runner import StepStatus
 from handlers.lookup.ssrf import SsrfGuard
+from handlers.lookup.url import GUARD
 from storage import cases as case_store
 from storage.models import AuditEntry
 from tests.investigate_fakes import FIXTURES, world
@@ -42,7 +44,7 @@ async def test_domain_playbook_pivots_to_ips_and_subdomains(tmp_path: Path) -> N
     assert len(audited) == len(picture.steps)
     assert audited[0].command == "investigate:domain.rdap" and audited[0].args == "example.com"
     final = replies[-1]
-    text = final.plain_text()
+    text = render_text(final)
     assert "Investigation #1" in text and "done" in text
     assert "1[.]1[.]1[.]1" in text and "CLOUDFLARENET" in text
     assert "Nothing found" in text and "no registration record" in text  # the subdomains have no RDAP
@@ -71,7 +73,7 @@ async def test_email_playbook_everything_lands_in_the_case(tmp_path: Path) -> No
             "person:jane doe", "organisation:adobe", "ip:1.1.1.1"} <= refs
     assert refs == set(picture.entities)  # every finding, once
     assert len(links) == len(picture.links)
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert f"added to case #{case_id}" in text and "Adobe" in text
 
 
@@ -121,7 +123,7 @@ async def test_private_ip_is_never_sent_anywhere(tmp_path: Path) -> None:
 
 async def test_url_playbook_follows_redirects_through_the_guard(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
-        w.bot.services.extras["ssrf_guard"] = SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"])
+        w.bot.services.shared.put(GUARD, SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"]))
         await w.bot.run(f"/investigate {w.http.base}/short/abc")
         picture = await w.picture()
     steps = order(picture)

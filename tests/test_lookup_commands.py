@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.render.text import render_text
 from handlers.lookup.ssrf import SsrfGuard
+from handlers.lookup.url import GUARD
 from storage.models import AuditEntry, Role, StoredPost
 from tests.lookup_fakes import FakeDNS, FakeProviders, start_lookup_bot, stop_lookup_bot
 
@@ -49,7 +51,7 @@ async def keyless(tmp_path: Path) -> AsyncIterator[Env]:
 # /domain -----------------------------------------------------------------------
 async def test_domain_answers_from_every_provider(env: Env) -> None:
     replies = await env.bot.run("/domain example[.]com")
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "RESERVED-Internet Assigned Numbers Authority" in text  # registrar, via the rdap.org redirect
     assert "1995-08-14" in text and "2026-08-13" in text
     assert "a.iana-servers.net" in text
@@ -142,7 +144,7 @@ async def test_private_ip_is_answered_locally(env: Env, address: str) -> None:
 # /email ------------------------------------------------------------------------
 async def test_email_full(env: Env) -> None:
     replies = await env.bot.run("/email Jane.Doe+news@EXAMPLE.com")
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "Jane.Doe+news@example.com" in text
     assert "jane.doe@example.com" in text  # canonical (sub-address dropped)
     assert "10 mail.example.com" in text and "v=spf1 -all" in text and "v=DMARC1;p=reject" in text
@@ -213,7 +215,7 @@ async def test_cve_full(env: Env) -> None:
 
     await env.bot.services.db.run(seed)
     replies = await env.bot.run("/cve cve-2021-44228")
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "Apache Log4j2 2.0-beta9" in text
     assert "10.0 CRITICAL (v3.1)" in text and "CWE-400, CWE-502, CWE-917" in text
     assert "https://logging.apache.org/log4j/2.x/security.html" in text
@@ -241,16 +243,16 @@ async def test_cve_not_in_kev(env: Env) -> None:
 
 # /url --------------------------------------------------------------------------
 async def test_url_expands_redirects_through_the_guard(env: Env) -> None:
-    env.bot.services.extras["ssrf_guard"] = SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"])
+    env.bot.services.shared.put(GUARD, SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"]))
     replies = await env.bot.run(f"/url {env.http.base}/short/abc".replace("http://", "hxxp://").replace(".", "[.]"))
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "hxxp://127[.]0[.]0[.]1" in text
     assert "301" in text and "200" in text and "/landing?from=abc" in text
     assert "Wayback Machine: no captures of this URL." in text
 
 
 async def test_url_redirect_to_metadata_is_refused(env: Env) -> None:
-    env.bot.services.extras["ssrf_guard"] = SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"])
+    env.bot.services.shared.put(GUARD, SsrfGuard(allow_networks_for_tests=["127.0.0.0/8"]))
     text = await env.text(f"/url {env.http.base}/to-metadata")
     assert "Redirects: refused" in text and "169.254.169.254 is a link-local address" in text
 
@@ -290,7 +292,7 @@ async def test_lookup_of_a_wallet_shows_where_it_was_seen(env: Env) -> None:
 
     await env.bot.services.db.run(seed)
     replies = await env.bot.run("/lookup bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")
-    text = replies[-1].plain_text()
+    text = render_text(replies[-1])
     assert "Detected: bitcoin address" in text and "Seen in collected posts (1 most recent)" in text
     assert "Blockchain lookups" in text and "username" not in text
     assert [b.command for row in replies[-1].button_rows for b in row][-1] == (

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from handlers import basics, watch
 from handlers.fetch.breaker import CircuitBreaker
 from handlers.monitor.engine import Monitor
+from handlers.monitor.slot import MONITOR
 from storage.locks import libpq_conninfo
 from tests.fakes.monitor import Clock, engine_of, make_post
 from tests.harness import BotHarness, RecordingSurface
@@ -27,7 +28,7 @@ async def ops_bot(tmp_path: Path, url: str | None = None, **settings: object) ->
     database = {"url": url} if url else {"url": f"sqlite:///{tmp_path / 'ops.db'}"}
     bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], background=True, clock=Clock(),
                      surfaces=[RecordingSurface("telegram")], database=database, ops={"port": 0}, **settings)
-    bot.services.extras["monitor"] = Monitor(bot.services, sources=dict)
+    bot.services.shared.put(MONITOR, Monitor(bot.services, sources=dict))
     await bot.start()
     return bot
 
@@ -49,7 +50,7 @@ async def test_healthz_and_metrics_report_what_the_bot_did(tmp_path: Path) -> No
         monitor = engine_of(bot)
         await monitor.outbox.stop()  # deliver by hand below, so the queue can be seen first
         await monitor.ingest([make_post("1", "lockbit leak"), make_post("2", "nothing"), make_post("1", "again")])
-        bot.services.extras["fetcher"].breakers["hackernews"] = breaker = CircuitBreaker("hackernews", threshold=2)
+        bot.services.fetcher.breakers["hackernews"] = breaker = CircuitBreaker("hackernews", threshold=2)
         breaker.failure("timeout")
         breaker.failure("timeout")
         async with httpx.AsyncClient(base_url=root) as client:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.render.text import render_text
 from bot.services import DeliveryError
 from handlers.governance import run_purge
 from storage.models import OutboxItem
@@ -36,7 +37,7 @@ async def test_retry_after_is_honoured_and_order_kept(tmp_path: Path) -> None:
         assert await monitor.outbox.drain() == 0
         clock.advance(seconds=10)
         assert await monitor.outbox.drain() == 2
-        assert ["emotet is back" in r.plain_text() for _, r in surface.delivered] == [True, False]
+        assert ["emotet is back" in render_text(r) for _, r in surface.delivered] == [True, False]
     finally:
         await bot.stop()
 
@@ -89,7 +90,7 @@ async def test_a_flood_is_grouped_into_one_summary(tmp_path: Path) -> None:
         await monitor.ingest([*flood, make_post("a", "akira ransomware note")])
         clock.advance(minutes=9)
         assert await monitor.outbox.drain() == 2
-        texts = [r.plain_text() for _, r in surface.delivered]
+        texts = [render_text(r) for _, r in surface.delivered]
         summary = next(t for t in texts if "lockbit" in t)
         assert "37 new matches for `lockbit` in 9 min — top 3 shown" in summary
         assert "update 36" in summary and "update 35" in summary and "update 34" in summary  # best engagement
@@ -103,7 +104,7 @@ async def test_a_flood_is_grouped_into_one_summary(tmp_path: Path) -> None:
         assert await monitor.outbox.drain() == 0
         clock.advance(seconds=121)
         assert await monitor.outbox.drain() == 1
-        assert "lockbit again" in surface.delivered[-1][1].plain_text()
+        assert "lockbit again" in render_text(surface.delivered[-1][1])
     finally:
         await bot.stop()
 
@@ -115,7 +116,7 @@ async def test_alerts_below_the_threshold_go_one_by_one(tmp_path: Path) -> None:
         await bot.run("/watch add blackcat")
         await engine_of(bot).ingest([make_post(str(i), f"blackcat item {i}") for i in range(3)])
         assert await engine_of(bot).outbox.drain() == 3
-        assert all("new matches" not in r.plain_text() for _, r in surface.delivered)
+        assert all("new matches" not in render_text(r) for _, r in surface.delivered)
     finally:
         await bot.stop()
 
@@ -138,7 +139,7 @@ async def test_restart_between_storing_and_delivering_sends_exactly_once(tmp_pat
         again = await engine_of(second).ingest([make_post("1", "cobalt strike beacon config")])
         assert again.alerts == 0
         await engine_of(second).outbox.drain()
-        assert [("beacon" in r.plain_text(), "cracked" in r.plain_text()) for _, r in surface.delivered] == [
+        assert [("beacon" in render_text(r), "cracked" in render_text(r)) for _, r in surface.delivered] == [
             (True, False), (False, True)]
     finally:
         await second.stop()

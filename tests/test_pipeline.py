@@ -7,8 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.render.text import render_text
 from bot.reply import Style
 from handlers.monitor.pipeline import CursorUpdate, load_cursor, row_values, sampled
+from handlers.monitor.slot import MONITOR
 from storage.models import OutboxItem, StoredPost, WatchMatch
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
@@ -32,7 +34,7 @@ async def test_matching_posts_become_alerts_in_the_watch_chat(tmp_path: Path) ->
         assert await monitor.outbox.drain() == 1
         [(chat_id, reply)] = surface.delivered
         assert chat_id == -77
-        text = reply.plain_text()
+        text = render_text(reply)
         assert "Watch 1" in text and "@mallory" in text and "https://fake.example/1" in text
         bold_spans = [s.text for p in reply.blocks if hasattr(p, "spans") for s in p.spans if s.style is Style.BOLD]
         assert "LockBit" in bold_spans
@@ -93,12 +95,12 @@ async def test_muted_paused_and_old_posts_are_matched_but_not_alerted(tmp_path: 
         imported = await monitor.ingest([make_post("3", "phishing kit sold", at=clock.now)], alert=False)
         assert (imported.matches, imported.alerts) == (2, 0)
         await monitor.outbox.drain()
-        assert [r.plain_text().count("Watch 2") for _, r in surface.delivered] == [1]
+        assert [render_text(r).count("Watch 2") for _, r in surface.delivered] == [1]
         clock.advance(hours=2)  # the mute ran out
         later = await monitor.ingest([make_post("4", "new phishing kit", at=clock.now)])
         assert (later.matches, later.alerts) == (2, 1)  # one alert in the chat, naming both watches
         await monitor.outbox.drain()
-        last = surface.delivered[-1][1].plain_text()
+        last = render_text(surface.delivered[-1][1])
         assert "Watch 1" in last and "Watch 2" in last
     finally:
         await bot.stop()
@@ -171,7 +173,7 @@ async def test_ingest_extracts_iocs_of_every_stored_post(tmp_path):
     try:
         post = Post("hackernews", "ioc-1", "payload at hxxp://evil[.]example/x from 203.0.113.7, see CVE-2026-1234",
                     datetime(2026, 11, 1, tzinfo=UTC), Author("1", "alice"))
-        await bot.services.extras["monitor"].ingest([post])
+        await bot.services.shared.get(MONITOR).ingest([post])
         found = await bot.services.db.run(lambda s: [p.source_id for p in posts_with(s, IOCKind.CVE, "CVE-2026-1234")])
         assert found == ["ioc-1"]
         hosts = await bot.services.db.run(lambda s: len(posts_with(s, IOCKind.IPV4, "203.0.113.7")))
@@ -192,7 +194,7 @@ async def test_lookup_of_a_hash_shows_where_it_was_seen(tmp_path):
     try:
         post = Post("rss", "h-1", f"dropper sha256 {digest} spotted", datetime(2026, 11, 2, tzinfo=UTC),
                     Author(None, "vendor-blog"), url="https://blog.example/dropper")
-        await bot.services.extras["monitor"].ingest([post])
+        await bot.services.shared.get(MONITOR).ingest([post])
         text = await bot.text(f"/lookup {digest.upper()}")
         assert "SHA-256 hash" in text and "Seen in collected posts" in text and "vendor-blog" in text
         assert "Not seen" in await bot.text("/lookup " + "ab" * 32)
@@ -212,7 +214,7 @@ async def test_a_post_is_alerted_once_per_chat_naming_its_unmuted_watches(tmp_pa
         result = await monitor.ingest([make_post("1", "lockbit leaks again")])
         assert (result.matches, result.alerts) == (3, 2)  # one alert per chat
         await monitor.outbox.drain()
-        texts = {chat: reply.plain_text() for chat, reply in surface.delivered}
+        texts = {chat: render_text(reply) for chat, reply in surface.delivered}
         assert "Watch 2" in texts[-5001] and "Watch 1" not in texts[-5001]  # muted: still matched, not named
         assert "Watch 3" in texts[-6]
         await bot.run("/watch mute 2 1h")  # every matching watch of the chat muted: no alert there
@@ -232,7 +234,7 @@ async def test_removing_a_watch_hands_its_shared_alerts_to_the_others(tmp_path: 
         await bot.run("/watch remove 1")
         assert await monitor.outbox.drain() == 2  # the queued alerts were both watches' and are watch 2's now
         for _chat, reply in surface.delivered:
-            text = reply.plain_text()
+            text = render_text(reply)
             assert "Watch 2" in text and "Watch 1" not in text
             assert next(b.command for row in reply.button_rows for b in row) == "/watch mute 2 1h"
         rows = await bot.services.db.run(lambda s: s.execute(select(OutboxItem.watch_id)).scalars().all())

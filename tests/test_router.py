@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.command import Arg, ArgKind, ChatKind, ChatRef, CommandError, CommandSet, Context, Option, UsageError, UserRef
+from bot.render.text import render_text
 from bot.reply import Button, Reply
 from bot.router import Incoming, ParseError, Registry, parse_arguments, tokenize
 from handlers import admin, basics
@@ -101,7 +102,7 @@ def test_parse_arguments_options_and_text():
 
 async def test_text_argument_keeps_raw_quotes(dbot):
     replies = await dbot.run('/echo "lock bit" OR -test')
-    assert replies[0].plain_text() == '"lock bit" OR -test'
+    assert render_text(replies[0]) == '"lock bit" OR -test'
 
 
 async def test_unknown_command_suggests(dbot):
@@ -145,7 +146,7 @@ async def test_group_address_to_other_bot_is_ignored(dbot):
     await dbot.app.router.handle(Incoming(chat, user, "/echo@otherbot hi", bot_username="socmintbot"), sink)
     assert sink.replies == []
     await dbot.app.router.handle(Incoming(chat, user, "/echo@SocmintBot hi", bot_username="socmintbot"), sink)
-    assert sink.replies[0].plain_text() == "hi"
+    assert render_text(sink.replies[0]) == "hi"
 
 
 async def test_timeout_stops_slow_command_without_blocking_others(dbot):
@@ -181,14 +182,14 @@ async def test_buttons_run_mapped_command_with_pressers_access(dbot):
     await dbot.prepare(platform="telegram", user_id=9, chat_id=-5001, role=Role.VIEWER, allowed=True)
     sink = RecordingSink()
     await dbot.app.router.press(chat, UserRef("telegram", 9), add_token, sink)
-    assert "needs the analyst role" in sink.replies[0].plain_text()
+    assert "needs the analyst role" in render_text(sink.replies[0])
     sink = RecordingSink()
     await dbot.app.router.press(chat, UserRef("telegram", 1001), add_token, sink)
-    assert sink.replies[0].plain_text().startswith("n=1")
+    assert render_text(sink.replies[0]).startswith("n=1")
     # a token shown in another chat does nothing there
     sink = RecordingSink()
     await dbot.app.router.press(ChatRef("telegram", -999, ChatKind.GROUP), UserRef("telegram", 1001), add_token, sink)
-    assert "expired" in sink.replies[0].plain_text()
+    assert "expired" in render_text(sink.replies[0])
 
 
 async def test_every_command_is_audited(dbot):

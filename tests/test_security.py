@@ -129,12 +129,12 @@ async def test_buttons_for_every_command_refuse_strangers_and_viewers(
         sink = RecordingSink()
         await bot.app.router.press(viewer_chat, UserRef("telegram", 9200), f"v{i}", sink)
         if command.role > Role.VIEWER:
-            assert calls == [] and "needs the" in sink.replies[0].plain_text(), name
+            assert calls == [] and "needs the" in render_text(sink.replies[0]), name
         # a token pressed in a chat it was not shown in does nothing but say so
         sink = RecordingSink()
         calls.clear()
         await bot.app.router.press(viewer_chat, UserRef("telegram", 9200), f"s{i}", sink)
-        assert calls == [] and "expired" in sink.replies[0].plain_text()
+        assert calls == [] and "expired" in render_text(sink.replies[0])
 
 
 # --------------------------------------------------------------------------- hostile text through renderers
@@ -337,7 +337,7 @@ async def test_geo_command_uses_the_app_guard(tmp_path: Path) -> None:
     await bot.services.http.aclose()
     bot.services.http = httpx.AsyncClient(transport=httpx.MockTransport(
         lambda r: seen.append(r) or httpx.Response(200, content=b"x")))
-    bot.services.extras[geo.IMAGE_GUARD] = SsrfGuard(_resolver({"cdn.example": "127.0.0.1"}))
+    bot.services.shared.put(geo.IMAGE_GUARD, SsrfGuard(_resolver({"cdn.example": "127.0.0.1"})))
     try:
         post = Post(source="bluesky", source_id="1", text="hi", created_at=datetime(2026, 1, 1, tzinfo=UTC),
                     author=Author(handle="alice"), media=[{"type": "image", "url": "http://cdn.example/a.jpg"}])

@@ -32,7 +32,7 @@ async def test_registry_builds_enabled_sources_once(harness: BotHarness) -> None
     assert isinstance(built["reddit"], RedditSource) and not built["reddit"].configured()
     assert {"telegram", "github"} <= set(built)
     assert available_sources(harness.services) is built
-    assert all(getattr(s, "fetcher", None) is harness.services.extras["fetcher"] for s in built.values())
+    assert all(getattr(s, "fetcher", None) is harness.services.fetcher for s in built.values())
 
 
 async def test_sources_command_lists_keys_health_and_attribution(harness: BotHarness) -> None:
@@ -47,7 +47,7 @@ async def test_sources_command_lists_keys_health_and_attribution(harness: BotHar
 
 async def test_health_follows_the_fetcher(harness: BotHarness) -> None:
     services = harness.services
-    fetcher = services.extras["fetcher"]
+    fetcher = services.fetcher
     fetcher.client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[])))
     await fetcher.get("https://gh.example/x", key="github")
     breaker = fetcher.breaker("4chan")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.command import Role
+from bot.render.text import render_text
 from handlers.lookup import user
 from handlers.lookup.sweep.cli import sites_cli, user_cli
 from handlers.lookup.user import ProgressThrottle, progress_text
@@ -33,7 +34,7 @@ async def test_user_command_reports_found_by_category_and_unknowns_apart(tmp_pat
         finally:
             await bot.stop()
     final = replies[-1]
-    text = final.plain_text()
+    text = render_text(final)
     assert "found on 5 of 9 sites" in text and "unknown 4" in text
     assert "coding: message <" in text and "gaming: redirect <" in text
     assert "timed out" in text and "rate limited" in text and "Cloudflare" in text
@@ -44,7 +45,7 @@ async def test_user_command_reports_found_by_category_and_unknowns_apart(tmp_pat
     assert len(rows) == 9 and {r["status"] for r in rows} == {"found", "unknown"}
     data = json.loads(files["user-alice.json"].data)
     assert {d["site"]: d["status"] for d in data}["limited"] == "unknown"
-    assert sink.progress_updates and "0/9" in sink.progress_updates[0].plain_text()
+    assert sink.progress_updates and "0/9" in render_text(sink.progress_updates[0])
 
 
 async def test_user_command_rejects_bad_names_and_empty_selections(tmp_path: Path) -> None:

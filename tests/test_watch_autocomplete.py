@@ -14,6 +14,7 @@ from handlers import basics, watch
 from handlers.analysis import commands as analysis
 from handlers.completers import source_names, watch_ids
 from handlers.monitor.engine import Monitor
+from handlers.monitor.slot import MONITOR
 from tests.fakes.discord_api import FakeDiscord, fake_discord, wait_connected
 from tests.fakes.monitor import Clock, FakeSource, start_monitor_bot
 from tests.harness import BotHarness
@@ -41,7 +42,7 @@ async def test_watch_ids_are_this_chats_matching_the_typed_text(tmp_path: Path) 
 async def test_source_names_complete_the_last_item_of_a_list(tmp_path: Path) -> None:
     bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands])
     sources = {name: FakeSource() for name in ("hackernews", "mastodon", "reddit")}
-    bot.services.extras["monitor"] = Monitor(bot.services, sources=lambda: sources)
+    bot.services.shared.put(MONITOR, Monitor(bot.services, sources=lambda: sources))
     await bot.start()
     try:
         services = bot.services
@@ -80,7 +81,7 @@ async def on_discord(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[BotHarn
     harness = BotHarness(tmp_path, sets=[basics.commands, watch.commands],
                          discord={"token": "fake.discord.token", "api_url": fake.api_url,
                                   "gateway_url": fake.gateway_url})
-    harness.services.extras["monitor"] = Monitor(harness.services, sources=lambda: {"fake": FakeSource()})
+    harness.services.shared.put(MONITOR, Monitor(harness.services, sources=lambda: {"fake": FakeSource()}))
     await harness.start()
     surface = DiscordSurface(harness.services, harness.app.router)
     await harness.app.add_surface(surface)

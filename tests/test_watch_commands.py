@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+from bot.render.text import render_text
 from storage.models import Role
 from tests.fakes.monitor import Clock, engine_of, make_post, start_monitor_bot
 
@@ -26,7 +27,7 @@ async def test_watch_lifecycle_from_chat(tmp_path: Path) -> None:
         assert "active" in await bot.text("/watch resume 1", role=Role.ANALYST)
         assert (await engine_of(bot).ingest([make_post("2", "the lock bit gang")])).alerts == 1
         assert await engine_of(bot).outbox.drain() == 1
-        assert "the lock bit gang" in surface.delivered[0][1].plain_text()
+        assert "the lock bit gang" in render_text(surface.delivered[0][1])
 
         muted = await bot.text("/watch mute 1 2h", role=Role.ANALYST)
         assert "muted until 2026-11-28 14:00 UTC" in muted
@@ -85,7 +86,7 @@ async def test_watch_test_runs_over_the_last_week_of_stored_posts(tmp_path: Path
             make_post("3", "other news entirely", at=clock.now),
         ])
         [reply] = await bot.run("/watch test akira")
-        text = reply.plain_text()
+        text = render_text(reply)
         assert "would have matched 1 of 2 stored posts from the last 7 days" in text
         assert "hospital" in text and "old story" not in text
         assert reply.button_rows[0][0].command == "/watch add akira"
@@ -120,7 +121,7 @@ async def test_adding_a_watch_the_chat_has_creates_nothing(tmp_path: Path) -> No
 
         await bot.text("/watch pause 1")
         paused = await bot.run("/watch add lockbit OR alphv --sources fake --every 10m")
-        assert "Watch 1 has this query and options and is paused" in paused[0].plain_text()
+        assert "Watch 1 has this query and options and is paused" in render_text(paused[0])
         assert "/watch resume 1" in [b.command for row in paused[0].button_rows for b in row]
         assert "3 watches in this chat" in await bot.text("/watch list")  # 1, 3 and 4
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select
 
+from bot.render.text import render_text
 from bot.reply import Buttons
 from handlers.monitor.alert import render, signal_payload
 from handlers.monitor.signals import JOB_ID, window_label
@@ -37,7 +38,7 @@ def surge_posts(now) -> list:  # type: ignore[no-untyped-def]
 
 
 def signal_texts(surface) -> list[str]:  # type: ignore[no-untyped-def]
-    return [reply.plain_text() for _, reply in surface.delivered]
+    return [render_text(reply) for _, reply in surface.delivered]
 
 
 async def outbox_rows(bot: BotHarness) -> int:
@@ -55,8 +56,8 @@ async def test_a_spike_alerts_the_chat_once_per_window(tmp_path: Path) -> None:
         assert await monitor.outbox.drain() == 1
         [(chat_id, reply)] = surface.delivered
         assert chat_id == -5001
-        assert reply.plain_text().startswith("⚡ Watch 1")
-        assert SPIKE in reply.plain_text()
+        assert render_text(reply).startswith("⚡ Watch 1")
+        assert SPIKE in render_text(reply)
         [buttons] = [p for p in reply.parts if isinstance(p, Buttons)]
         assert [b.command for b in buttons.rows[0]] == ["/trends 1 1d", "/watch mute 1 1h"]
 
@@ -172,7 +173,7 @@ async def test_the_job_runs_only_in_the_background(tmp_path: Path) -> None:
 def test_signal_rendering_and_window_labels() -> None:
     long_query = "lockbit OR " * 20
     reply = render(signal_payload(7, long_query, "spike", "mentions of #leak up 4× vs its 7-day baseline", "6h"))
-    text = reply.plain_text()
+    text = render_text(reply)
     assert text.startswith("⚡ Watch 7 `lockbit OR") and "…`: mentions of #leak up 4×" in text
     assert len(text) < 200
     [buttons] = [p for p in reply.parts if isinstance(p, Buttons)]

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.surfaces.telegram import TelegramSurface
 from handlers import basics, watch
 from handlers.monitor.engine import Monitor
+from handlers.monitor.slot import MONITOR
 from storage import watches
 from tests.fakes.monitor import FakeSource, make_post
 from tests.fakes.telegram_api import FakeBotAPI
@@ -24,7 +25,7 @@ async def test_alerts_reach_telegram_once_through_a_rate_limit(tmp_path: Path) -
                          admins=[f"telegram:{OWNER}"], monitor={"chat_interval_s": 0},
                          telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5})
         source = FakeSource()
-        bot.services.extras["monitor"] = monitor = Monitor(bot.services, sources=lambda: {"fake": source})
+        bot.services.shared.put(MONITOR, monitor := Monitor(bot.services, sources=lambda: {"fake": source}))
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()
@@ -62,7 +63,7 @@ async def test_overlapping_watches_in_one_chat_send_one_message_per_post(tmp_pat
         bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], background=True,
                          admins=[f"telegram:{OWNER}"], monitor={"chat_interval_s": 0},
                          telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 5})
-        bot.services.extras["monitor"] = monitor = Monitor(bot.services, sources=lambda: {"fake": FakeSource()})
+        bot.services.shared.put(MONITOR, monitor := Monitor(bot.services, sources=lambda: {"fake": FakeSource()}))
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()

@@ -18,12 +18,13 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 
 from bot.services import Services
+from bot.shared import Slot
 from handlers.fetch import FetchError
 from handlers.lookup.ssrf import Blocked, SsrfGuard
 from handlers.monitor.post import Post
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
-IMAGE_GUARD = "image_ssrf_guard"
+IMAGE_GUARD: Slot[SsrfGuard] = Slot("image_ssrf_guard")
 GPS_IFD = 0x8825
 
 
@@ -150,10 +151,7 @@ def public_url(url: str) -> bool:
 
 def image_guard(services: Services) -> SsrfGuard:
     """The SSRF guard image downloads go through (tests put one with a fake resolver here)."""
-    guard = services.extras.get(IMAGE_GUARD)
-    if guard is None:
-        guard = services.extras[IMAGE_GUARD] = SsrfGuard(max_bytes=MAX_IMAGE_BYTES)
-    return guard
+    return services.shared.setdefault(IMAGE_GUARD, lambda: SsrfGuard(max_bytes=MAX_IMAGE_BYTES))
 
 
 async def fetch_image_gps(client: httpx.AsyncClient, url: str, guard: SsrfGuard) -> Location | None:

@@ -41,6 +41,15 @@ class CircuitBreaker:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
+    def describe(self) -> str:
+        """The state in words, for /sources and /status."""
+        state = self.state
+        if state is BreakerState.CLOSED:
+            return "ok" if self.failures == 0 else f"ok ({self.failures} recent failure(s): {self.last_error})"
+        if state is BreakerState.OPEN:
+            return f"paused after {self.failures} failures ({self.last_error})"
+        return f"retrying after failures ({self.last_error})"
+
     def check(self) -> None:
         """Raise BreakerOpen unless a call may go ahead."""
         if self.state is BreakerState.OPEN:

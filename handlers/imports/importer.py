@@ -19,6 +19,7 @@ from handlers.imports.telegram_export import ExportError, read_export
 from handlers.monitor.matcher import Matcher
 from handlers.monitor.pipeline import IngestResult, Pipeline
 from handlers.monitor.post import Post
+from handlers.monitor.slot import MONITOR
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -152,7 +153,7 @@ async def _ingest(services: Services, batch: list[Post]) -> IngestResult:
     """Run a batch through the monitoring pipeline, as polled posts are: stored, de-duplicated and matched
     against the active watches; only posts recent enough alert (monitor.alert_max_age_s). Without a running
     engine (a bare test) the pipeline stores and de-duplicates with no watches."""
-    monitor = services.extras.get("monitor")
+    monitor = services.shared.get(MONITOR)
     if monitor is not None:
         return await monitor.ingest(batch)
     pipeline = Pipeline(services.db, Matcher(), services.settings.monitor, services.now)

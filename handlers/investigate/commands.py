@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.command import Arg, ArgKind, CommandError, CommandSet, Context, Option, Role, UsageError
 from bot.reply import Reply, bold, code
 from bot.services import Services
+from bot.shared import Slot
 from config.investigate import InvestigateSettings
 from handlers.cases.findings import add_to_current_case
 from handlers.investigate import checklist, graph, report
@@ -21,8 +22,6 @@ from storage.models import ChecklistState, Investigation, InvestigationStatus
 
 log = logging.getLogger(__name__)
 commands = CommandSet()
-RUNNING_KEY = "investigate.running"
-START_LOCK_KEY = "investigate.start_lock"
 
 
 @dataclass
@@ -34,13 +33,17 @@ class Running:
     runner: Runner
 
 
+RUNNING: Slot[dict[str, Running]] = Slot("investigate.running")  # chat key → its investigation
+START_LOCK: Slot[asyncio.Lock] = Slot("investigate.start_lock")
+
+
 def settings_for(services: Services) -> InvestigateSettings:
     """The `investigate` settings section."""
     return services.settings.investigate
 
 
 def running(services: Services) -> dict[str, Running]:
-    return services.extras.setdefault(RUNNING_KEY, {})
+    return services.shared.setdefault(RUNNING, dict)
 
 
 def library_for(services: Services) -> Library:
@@ -113,7 +116,7 @@ async def run_investigation(ctx: Context, identifier: str, playbook_name: str | 
     runner = Runner(services, library, playbook, root, user=ctx.user, chat=ctx.chat, progress=ctx.progress,
                     max_depth=limits.max_depth, max_requests=limits.max_requests)
     items = checklist.items_for(playbook, root)
-    async with services.extras.setdefault(START_LOCK_KEY, asyncio.Lock()):  # check and claim the chat at once
+    async with services.shared.setdefault(START_LOCK, asyncio.Lock):  # check and claim the chat at once
         _check_idle(services, ctx.chat.key)
         investigation = await services.db.run(lambda s: store.create(
             s, platform=ctx.chat.platform, chat_id=ctx.chat.id, kind=root.kind.value, subject=root.value,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.command import Arg, ArgKind, CommandSet, Context
 from bot.reply import Button, Reply, code
+from bot.services import Services
 from handlers.analysis.ioc_index import posts_with
 from handlers.analysis.iocs import IOCKind
 from handlers.lookup.cve import lookup_cve
@@ -12,7 +13,7 @@ from handlers.lookup.domain import lookup_domain
 from handlers.lookup.ip import lookup_ip
 from handlers.lookup.mail import lookup_email
 from handlers.lookup.phone import lookup_phone
-from handlers.lookup.provider import LookupEnv
+from handlers.lookup.provider import LookupEnv, providers_status
 from handlers.lookup.url import lookup_url
 from handlers.lookup.wallets import Currency
 from handlers.lookup.wallets import normalise as normalise_wallet
@@ -128,3 +129,9 @@ async def lookup_cmd(ctx: Context, query: str) -> Reply:
         reply = await run(env, found.value)
     note = f"Detected: {found.kind.value}" + (" (refanged from defanged input)" if found.defanged else "") + "."
     return Reply.text(note).extend(reply)
+
+
+@commands.on_start
+async def register_status(services: Services) -> None:
+    """Show the lookup providers in /status (admins)."""
+    services.add_status(providers_status)

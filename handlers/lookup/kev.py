@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.shared import Slot
 from handlers.lookup.provider import LookupEnv, ProviderError
 
 FIELDS = ("vulnerabilityName", "vendorProject", "product", "dateAdded", "dueDate", "knownRansomwareCampaignUse",
           "requiredAction")
-MEMORY_KEY = "lookup.kev"
+MEMORY: Slot[tuple[datetime, dict[str, Any]]] = Slot("lookup.kev")  # (fresh until, indexed catalogue)
 
 
 def index(catalogue: Any) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def index(catalogue: Any) -> dict[str, Any]:
 async def catalogue(env: LookupEnv) -> dict[str, Any]:
     """The indexed catalogue: from memory, else the database cache, else downloaded."""
     now = env.services.now()
-    held = env.services.extras.get(MEMORY_KEY)
+    held = env.services.shared.get(MEMORY)
     if held is not None and held[0] > now:
         return held[1]
 
@@ -36,7 +37,7 @@ async def catalogue(env: LookupEnv) -> dict[str, Any]:
 
     indexed = await env.cached("kev", "catalogue", produce)
     ttl = timedelta(seconds=env.provider("kev").cache_ttl_s)
-    env.services.extras[MEMORY_KEY] = (now + ttl, indexed)
+    env.services.shared.put(MEMORY, (now + ttl, indexed))
     return indexed
 
 

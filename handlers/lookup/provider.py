@@ -7,12 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from bot.services import Services
-from config.lookups import LookupsSettings, ProviderSettings
-from handlers.fetch import BreakerOpen, FetchError, PoliteFetcher, make_client
+from bot.services import Services, StatusSection
+from config.lookups import PROVIDERS, KeyNeed, LookupsSettings, Provider, ProviderSettings
+from handlers.fetch import BreakerOpen, FetchError
 from handlers.lookup.cache import LookupCacheStore
 
 log = logging.getLogger(__name__)
@@ -51,21 +52,13 @@ class Outcome:
         return self.error is None
 
 
-def fetcher_for(services: Services) -> PoliteFetcher:
-    """The app's PoliteFetcher, created on first use when the app did not provide one."""
-    fetcher = services.extras.get("fetcher")
-    if fetcher is None:
-        fetcher = services.extras["fetcher"] = PoliteFetcher(make_client(services.settings))
-    return fetcher
-
-
 class LookupEnv:
     """A lookup's view of the services: provider settings, HTTP through the fetcher, the cache."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.settings: LookupsSettings = services.settings.lookups
-        self.fetcher = fetcher_for(services)
+        self.fetcher = services.fetcher
         self.cache = LookupCacheStore(services.db, services.now)
 
     def provider(self, name: str) -> ProviderSettings:
@@ -159,3 +152,23 @@ async def run_providers(jobs: Mapping[str, Awaitable[Any]]) -> dict[str, Outcome
         else:
             outcomes[name] = Outcome(name, value=result)
     return outcomes
+
+
+def _key_state(provider: Provider, settings: ProviderSettings) -> str:
+    if settings.key is not None and settings.key.get_secret_value():
+        return "key set"
+    return {KeyNeed.NONE: "no key needed", KeyNeed.OPTIONAL: "no key (optional)",
+            KeyNeed.REQUIRED: "needs a key"}[provider.key]
+
+
+async def providers_status(services: Services) -> StatusSection:
+    """The /status section (admins): every lookup provider, what it answers, its key, host and health."""
+    rows = []
+    for provider in PROVIDERS:
+        settings: ProviderSettings = getattr(services.settings.lookups, provider.name)
+        breaker = services.fetcher.breakers.get(provider.name)
+        health = breaker.describe() if breaker is not None else "not asked yet"
+        host = services.masked(urlsplit(settings.base_url).hostname or settings.base_url)
+        rows.append((provider.title, f"{', '.join(provider.answers)}; {_key_state(provider, settings)}; "
+                                     f"{host}; {health}"))
+    return ("Lookup providers", rows)

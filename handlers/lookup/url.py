@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from bot.command import CommandError
 from bot.reply import Button, Reply, bold, code
 from bot.services import Services
+from bot.shared import Slot
 from handlers.fetch import FetchError
 from handlers.lookup import wayback
 from handlers.lookup.defang import defang_url, refang
@@ -16,17 +17,14 @@ from handlers.lookup.provider import LookupEnv, ProviderError, run_providers
 from handlers.lookup.report import failures, heading
 from handlers.lookup.ssrf import Blocked, GuardedResponse, SsrfGuard
 
-GUARD_KEY = "ssrf_guard"
+GUARD: Slot[SsrfGuard] = Slot("ssrf_guard")
 EXPAND_MAX_BYTES = 64_000
 HOP_RATE_PER_S = 4.0  # per host: redirect chains often bounce within one host
 
 
 def guard_for(services: Services) -> SsrfGuard:
     """The app's SSRF guard (tests put one with a fake resolver here), created on first use."""
-    guard = services.extras.get(GUARD_KEY)
-    if guard is None:
-        guard = services.extras[GUARD_KEY] = SsrfGuard(max_bytes=EXPAND_MAX_BYTES)
-    return guard
+    return services.shared.setdefault(GUARD, lambda: SsrfGuard(max_bytes=EXPAND_MAX_BYTES))
 
 
 def parse_url_arg(text: str) -> str:

@@ -1,7 +1,7 @@
 """The monitoring engine of one bot process: the matcher, the ingest pipeline, the outbox and schedules.
 
 Sources and imports hand posts to `Monitor.ingest`, the one public entry point; the app keeps the
-engine in `services.extras["monitor"]`.
+engine in `services.shared` (slot `handlers.monitor.slot.MONITOR`).
 """
 
 from __future__ import annotations

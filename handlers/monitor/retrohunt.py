@@ -8,13 +8,23 @@ the usual shape goes straight to the matcher's normalised form, without building
 (HTML entities decoded) with its links, title, source, author handle and language are all that queries look
 at (the scan finds its hashtags). Any other row takes the import's own path. Start-up
 imports only what matching needs.
+
+Rows are parsed by orjson; a row it refuses, or one with a 19-digit run (orjson reads integers beyond 64
+bits as floats), is parsed by `json`, so that rows read as `socmint import` reads them (NaN, big integers,
+lone surrogates), with the same messages. A file
+is split into chunks of whole lines matched by `--jobs` forked processes (the compiled watches shared with
+them); matches and messages come out in the file's order, as from one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import html
+import io
 import json
+import multiprocessing
+import os
 import re
 import sys
 import time
@@ -23,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TextIO
+
+import orjson
 
 from handlers.monitor.matcher import Match, Matcher
 from handlers.monitor.normalise import NormalisedPost
@@ -36,6 +48,8 @@ _LANG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 _SIMPLE_FIELDS = frozenset({"id", "text", "title", "source", "lang", "author", "created_at", "url",
                             "author_id", "author_name", "reply_to"})
 _SCALAR_LIMITS = {"author_id": 256, "author_name": 512, "reply_to": 256}  # fields read but not matched
+CHUNK_BYTES = 4 << 20  # one process's share of the file at a time
+MAX_REMEMBERED = 4096  # distinct source and lang values whose check is remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,44 +111,99 @@ def load_watches(path: Path, err: TextIO) -> tuple[Matcher, dict[int, int | str]
     return matcher, ids, skipped
 
 
+_SOURCES: dict[str, str | None] = {}
+_LANGS: dict[str, str | None] = {}
+
+
+def _source(raw: str) -> str | None:
+    """The source name as stored, or None when the import would refuse it (remembered: a file has few)."""
+    if (known := _SOURCES.get(raw, "")) != "":
+        return known
+    name = raw.strip().lower()
+    result = name if _SOURCE.match(name) else None
+    if len(_SOURCES) < MAX_REMEMBERED:
+        _SOURCES[raw] = result
+    return result
+
+
+def _lang(raw: str) -> str | None:
+    """The language tag as stored, or None when the import would refuse it (remembered: a file has few)."""
+    if (known := _LANGS.get(raw, "")) != "":
+        return known
+    tag = raw.strip()
+    result = tag if len(raw) <= 16 and _LANG.match(tag) else None
+    if len(_LANGS) < MAX_REMEMBERED:
+        _LANGS[raw] = result
+    return result
+
+
 def _simple(record: dict[str, object]) -> NormalisedPost | None:
-    """The normalised post of a row of the usual shape, or None: then the import's own path decides."""
-    ident, text, title = record.get("id"), record.get("text"), record.get("title")
-    if (not isinstance(ident, str | int) or isinstance(ident, bool) or not str(ident).strip()
-            or len(str(ident)) > 256 or not isinstance(text, str) or not text.strip()
-            or (title is not None and not (isinstance(title, str) and len(title.strip()) <= 1024))
-            or not _SIMPLE_FIELDS.issuperset(record)):
+    """The normalised post of a row of the usual shape, or None: then the import's own path decides.
+
+    Rows come from JSON, so every value is exactly a str, int, float, bool, None, list or dict: `type(v) is str`
+    is `isinstance` without the subclass walk.
+    """
+    if not _SIMPLE_FIELDS.issuperset(record):
+        return None
+    get = record.get
+    ident, text, title = get("id"), get("text"), get("title")
+    kind = type(ident)
+    if kind is str:
+        if not ident or len(ident) > 256 or ident.isspace():  # type: ignore[arg-type, union-attr]
+            return None
+    elif kind is not int or len(str(ident)) > 256:
+        return None
+    if type(text) is not str or not text or text.isspace():
+        return None
+    if title is not None and not (type(title) is str and len(title.strip()) <= 1024):
         return None
     for name, limit in _SCALAR_LIMITS.items():
-        value = record.get(name)
-        if value not in (None, "") and (isinstance(value, bool) or not isinstance(value, str | int | float)
-                                        or len(str(value).strip()) > limit):
+        if name in record and (value := record[name]) not in (None, "") and (
+                type(value) not in (str, int, float) or len(str(value).strip()) > limit):
             return None
-    source, lang, author = record.get("source") or DEFAULT_SOURCE, record.get("lang"), record.get("author")
-    url, created = record.get("url"), record.get("created_at")
-    if not isinstance(source, str) or not _SOURCE.match(source := source.strip().lower()):
+    source, lang, author = get("source") or DEFAULT_SOURCE, get("lang"), get("author")
+    url, created = get("url"), get("created_at")
+    if type(source) is not str or (source := _source(source)) is None:
         return None
-    if lang not in (None, "") and not (isinstance(lang, str) and len(lang) <= 16 and _LANG.match(lang.strip())):
+    if lang in (None, ""):
+        lang = None
+    elif type(lang) is not str or (lang := _lang(lang)) is None:
         return None
-    if author is not None and not (isinstance(author, str) and len(author) <= 256):
+    if author is not None and not (type(author) is str and len(author) <= 256):
         return None
-    if url not in (None, "") and not (isinstance(url, str) and url.strip().lower().startswith(("http://", "https://"))):
+    if url not in (None, "") and not (type(url) is str and url.strip().lower().startswith(("http://", "https://"))):
         return None
-    if isinstance(created, str) and created.strip() and not created.strip().isdigit():
-        try:
-            datetime.fromisoformat(created.strip())
-        except ValueError:
-            return None
-    elif created not in (None, "") and (isinstance(created, bool) or not isinstance(created, int | float | str)):
+    if type(created) is str:
+        stamp = created.strip()
+        if created and not stamp:
+            return None  # blank: the import refuses it
+        if stamp and not stamp.isdigit():
+            try:
+                datetime.fromisoformat(stamp)
+            except ValueError:
+                return None
+    elif created not in (None, "") and type(created) not in (int, float):
         return None
     if "&" in text:
         text = html.unescape(text)
-    handle = author.strip().lstrip("@") or None if isinstance(author, str) else None
+    handle = author.strip().lstrip("@") or None if type(author) is str else None
     return NormalisedPost.of_fields(
-        text, title=title or None, source=source, handle=handle,
-        lang=lang.strip() if isinstance(lang, str) and lang.strip() else None,
+        text, title=title or None, source=source, handle=handle, lang=lang,
         urls=find_urls(text) if "://" in text else (),  # hashtags: the scan finds every one the import's finder does
     )
+
+
+_LONG_NUMBER = re.compile(rb"\d{19}")  # orjson reads an integer beyond 64 bits as a float; json keeps it exact
+
+
+def _loads(line: bytes) -> object:
+    """A row parsed as `socmint import` parses it (`json`), by orjson whenever it gives the same."""
+    if _LONG_NUMBER.search(line) is None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 def _read(posts: BinaryIO, now: datetime) -> Iterator[tuple[int, object, NormalisedPost | str]]:
@@ -150,7 +219,7 @@ def _read(posts: BinaryIO, now: datetime) -> Iterator[tuple[int, object, Normali
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _loads(line)
         except UnicodeDecodeError:
             yield number, None, "not UTF-8"
             continue
@@ -175,12 +244,18 @@ def _read(posts: BinaryIO, now: datetime) -> Iterator[tuple[int, object, Normali
 
 def hunt(matcher: Matcher, ids: dict[int, int | str], posts: BinaryIO, out: TextIO, err: TextIO) -> dict[str, int]:
     """Match every post of a JSONL stream, writing matches to `out`; returns counts."""
+    return hunt_lines(matcher, ids, posts, out, err, 0)
+
+
+def hunt_lines(matcher: Matcher, ids: dict[int, int | str], posts: BinaryIO, out: TextIO, err: TextIO,
+               first_line: int) -> dict[str, int]:
+    """`hunt`, numbering the stream's lines after `first_line`."""
     counts = {"posts": 0, "bad": 0, "matches": 0, "matched_posts": 0}
     match = matcher.match_normalised
     dumps = json.dumps
     for number, post_id, post in _read(posts, datetime.now(UTC)):
         if isinstance(post, str):
-            err.write(f"posts:{number}: {post} (skipped)\n")
+            err.write(f"posts:{first_line + number}: {post} (skipped)\n")
             counts["bad"] += 1
             continue
         counts["posts"] += 1
@@ -196,7 +271,69 @@ def hunt(matcher: Matcher, ids: dict[int, int | str], posts: BinaryIO, out: Text
     return counts
 
 
-def run(watches_file: str | Path, posts_file: str | Path, out: TextIO, err: TextIO) -> int:
+_SHARED: tuple[Matcher, dict[int, int | str], str] | None = None  # what forked workers inherit
+
+
+def _chunks(path: Path) -> Iterator[tuple[int, int]]:
+    """(start, end) byte spans of about CHUNK_BYTES each, every one whole lines."""
+    size = path.stat().st_size
+    start = 0
+    with path.open("rb") as handle:
+        while start < size:
+            end = min(size, start + CHUNK_BYTES)
+            if end < size:
+                handle.seek(end - 1)
+                while (block := handle.read(1 << 16)) and (cut := block.find(b"\n")) < 0:
+                    end += len(block)
+                end = end + cut if block else size
+            yield start, end
+            start = end
+
+
+def _hunt_chunk(span: tuple[int, int]) -> tuple[dict[str, int], str, str]:
+    """In a worker: counts, matches and messages of one span (line numbers relative to it)."""
+    assert _SHARED is not None
+    matcher, ids, path = _SHARED
+    with open(path, "rb") as handle:
+        handle.seek(span[0])
+        data = handle.read(span[1] - span[0])
+    out, err = io.StringIO(), io.StringIO()
+    counts = hunt_lines(matcher, ids, io.BytesIO(data), out, err, 0)
+    counts["lines"] = data.count(b"\n") + (not data.endswith(b"\n"))
+    return counts, out.getvalue(), err.getvalue()
+
+
+_ERROR_LINE = re.compile(r"^posts:(\d+):", re.M)
+
+
+def hunt_parallel(matcher: Matcher, ids: dict[int, int | str], path: Path, jobs: int, out: TextIO,
+                  err: TextIO) -> dict[str, int]:
+    """`hunt` over a file by `jobs` forked processes, a chunk each at a time, output in the file's order."""
+    global _SHARED
+    _SHARED = (matcher, ids, str(path))
+    gc.freeze()  # the compiled watches stay shared with the workers, untouched by their collector
+    counts = {"posts": 0, "bad": 0, "matches": 0, "matched_posts": 0, "lines": 0}
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for part, found, messages in pool.imap(_hunt_chunk, _chunks(path)):
+                offset = counts["lines"]
+                out.write(found)
+                err.write(_ERROR_LINE.sub(lambda m, at=offset: f"posts:{at + int(m[1])}:", messages))
+                for key, value in part.items():
+                    counts[key] += value
+    finally:
+        _SHARED = None
+        gc.unfreeze()
+    out.flush()
+    return counts
+
+
+def default_jobs() -> int:
+    """The processes a hunt uses unless told: one per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run(watches_file: str | Path, posts_file: str | Path, out: TextIO, err: TextIO, jobs: int = 1) -> int:
     """The whole retro-hunt; returns the process exit code (0 done, 2 unusable input)."""
     started = time.perf_counter()
     try:
@@ -210,6 +347,8 @@ def run(watches_file: str | Path, posts_file: str | Path, out: TextIO, err: Text
     try:
         if str(posts_file) == "-":
             counts = hunt(matcher, ids, sys.stdin.buffer, out, err)
+        elif jobs > 1 and Path(posts_file).stat().st_size > CHUNK_BYTES:
+            counts = hunt_parallel(matcher, ids, Path(posts_file), jobs, out, err)
         else:
             with Path(posts_file).open("rb") as posts:
                 counts = hunt(matcher, ids, posts, out, err)
@@ -229,5 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="socmint match", description="Run watch queries over a JSONL file of posts.")
     parser.add_argument("--watches", required=True, help="one query per line, or id<TAB>query; # comments")
     parser.add_argument("--posts", required=True, help="JSON Lines, one post per line with id and text ('-' = stdin)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="processes that share a file's lines (default: one per usable core)")
     args = parser.parse_args(argv)
-    return run(args.watches, args.posts, sys.stdout, sys.stderr)
+    if args.jobs < 1:
+        parser.error("--jobs must be 1 or more")
+    return run(args.watches, args.posts, sys.stdout, sys.stderr, args.jobs)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from bot.command import CommandSet
 from bot.reply import Paragraph, Reply
 from handlers.monitor.post import Author, Post
+from handlers.monitor.slot import MONITOR
 from handlers.monitor.sources.base import Page, Source
 from tests.harness import BotHarness, RecordingSurface
 
@@ -82,13 +83,13 @@ async def start_monitor_bot(
                      surfaces=[recorder] if surface else [], monitor=settings,
                      **({"database": database} if database else {}))
     fake = source or FakeSource()
-    bot.services.extras["monitor"] = Monitor(bot.services, sources=lambda: {fake.name: fake})
+    bot.services.shared.put(MONITOR, Monitor(bot.services, sources=lambda: {fake.name: fake}))
     await bot.start()
     return bot, recorder
 
 
 def engine_of(bot: BotHarness) -> Monitor:
-    return bot.services.extras["monitor"]
+    return bot.services.shared.get(MONITOR)
 
 
 class FileSurface:

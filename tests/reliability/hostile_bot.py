@@ -40,14 +40,14 @@ async def start_hostile_bot(tmp_path) -> BotHarness:  # type: ignore[no-untyped-
     await bot.services.http.aclose()
     client = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(404, text="no")))
     bot.services.http = client
-    bot.services.extras["fetcher"] = PoliteFetcher(client, retries=0, sleep=no_sleep)
+    bot.services.fetcher = PoliteFetcher(client, retries=0, sleep=no_sleep)
     await bot.start()
     return bot
 
 
 def unhandled(replies: list[Reply]) -> list[str]:
     """The replies that report an unexpected error."""
-    return [t for t in (r.plain_text() for r in replies) if any(marker in t for marker in UNHANDLED)]
+    return [t for t in (render_text(r) for r in replies) if any(marker in t for marker in UNHANDLED)]
 
 
 def check_renders(reply: Reply) -> int:

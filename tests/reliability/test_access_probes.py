@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.command import ChatKind, ChatRef, UserRef
+from bot.render.text import render_text
 from bot.reply import Button, Reply
 from bot.router import Registry
 from storage.models import AuditEntry, Role, Watch
@@ -44,7 +45,7 @@ async def test_commands_are_refused_to_whoever_may_not_run_them(tmp_path: Path) 
             assert replies, command.name
             if outcomes == ["invalid"]:  # the line did not even tokenize (unbalanced quotes): audited, not run
                 expected = "Could not read that command" if allowed else "not allowed to use the bot"
-                assert expected in replies[-1].plain_text()  # a stranger learns nothing more
+                assert expected in render_text(replies[-1])  # a stranger learns nothing more
                 unreadable += 1
                 continue
             assert outcomes == ["refused"], (command.name, role, outcomes)
@@ -70,7 +71,7 @@ async def test_buttons_only_work_in_their_own_chat(tmp_path: Path) -> None:
             sink = RecordingSink()
             await bot.app.router.press(ChatRef("telegram", chat_id, ChatKind.GROUP, "other"),
                                        UserRef("telegram", STRANGER, "stranger"), data, sink)
-            assert "expired" in sink.replies[-1].plain_text()
+            assert "expired" in render_text(sink.replies[-1])
             refused += 1
         watches = await bot.services.db.run(lambda s: s.execute(select(func.count()).select_from(Watch)).scalar_one())
         assert watches == 0

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from bot.surfaces.telegram import TelegramSurface
 from handlers import basics, watch
 from handlers.monitor.engine import Monitor
+from handlers.monitor.slot import MONITOR
 from storage.models import OutboxItem
 from tests.fakes.monitor import Clock, make_post
 from tests.fakes.telegram_api import Failure, FakeBotAPI
@@ -40,7 +41,7 @@ async def test_alerts_survive_an_outage_and_rate_limits_in_order_and_once(tmp_pa
         bot = BotHarness(tmp_path, sets=[basics.commands, watch.commands], clock=clock,
                          monitor={"chat_interval_s": 0, "group_threshold": 1_000_000, "max_attempts": 1000},
                          telegram={"token": fake.token, "api_url": fake.url, "poll_timeout_s": 1})
-        bot.services.extras["monitor"] = monitor = Monitor(bot.services, sources=dict)
+        bot.services.shared.put(MONITOR, monitor := Monitor(bot.services, sources=dict))
         await bot.start()
         surface = TelegramSurface(bot.services, bot.app.router)
         await surface.start()

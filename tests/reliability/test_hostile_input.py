@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.command import IncomingFile
+from bot.render.text import render_text
 from bot.router import Registry
+from bot.shared import Shared
 from config.settings import Settings
 from handlers.fetch import BreakerOpen, FetchError, HostLimiter, PoliteFetcher
 from handlers.imports.importer import ImportFailed, ImportReport, import_file
@@ -171,7 +173,7 @@ def test_sources_turn_garbage_answers_into_fetch_errors_or_pages(section: str) -
         fetcher = PoliteFetcher(client, retries=0, sleep=no_sleep)
         fetcher.limiter = NoPacing()
         keys = {"client_id": "id", "client_secret": "secret"}  # reddit is polled with an app key
-        services = SimpleNamespace(settings=Settings(sources={"reddit": keys}), extras={"fetcher": fetcher})
+        services = SimpleNamespace(settings=Settings(sources={"reddit": keys}), fetcher=fetcher, shared=Shared())
         source = next(s for s in available_sources(services).values()  # type: ignore[arg-type]
                       if type(s).__module__.endswith(SOURCE_CLASSES[section].partition(":")[0].rpartition(".")[2]))
         if not source.configured():
@@ -248,7 +250,7 @@ def test_garbled_imports_give_a_report_never_an_exception(tmp_path: Path) -> Non
             attached = IncomingFile(name or "upload", len(data), fetch)
             replies = runner.run(bot.run("/import" + (f" --format {fmt}" if fmt else ""), files=[attached]))
             TALLY.add("hostile_input", unhandled=len(unhandled(replies)))
-            assert replies and unhandled(replies) == [], replies[-1].plain_text()
+            assert replies and unhandled(replies) == [], render_text(replies[-1])
 
         try:
             check()
@@ -267,7 +269,7 @@ def test_random_command_lines_never_fail_unexpectedly(tmp_path: Path) -> None:
             TALLY.add("hostile_input", command_lines_tried=1)
             replies = runner.run(bot.run(line, role=role, allowed=allowed))
             TALLY.add("hostile_input", unhandled=len(unhandled(replies)))
-            assert unhandled(replies) == [], (line, [r.plain_text()[:300] for r in replies])
+            assert unhandled(replies) == [], (line, [render_text(r)[:300] for r in replies])
             for reply in replies:
                 check_renders(reply)
 
@@ -293,7 +295,7 @@ async def test_nasty_strings_through_commands_and_renderers(tmp_path: Path) -> N
                 replies = await bot.run(line)
                 tried += 1
                 TALLY.add("hostile_input", unhandled=len(unhandled(replies)))
-                assert unhandled(replies) == [], (line[:200], [r.plain_text()[:300] for r in replies])
+                assert unhandled(replies) == [], (line[:200], [render_text(r)[:300] for r in replies])
                 for reply in replies:
                     checks += check_renders(reply)
             post = make_post("n", text or "-", author=text[:64] or "x", url="https://example.com/" + text[:50],

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.render.text import render_text
 from config.sources import HackerNewsSettings
 from handlers.fetch import CircuitBreaker, HostLimiter, PoliteFetcher, make_client
 from handlers.fetch.breaker import BreakerState
@@ -93,7 +94,7 @@ async def test_polls_survive_every_kind_of_source_fault(tmp_path: Path, monkeypa
             await poll()
 
         delivered = Counter(int(m.group(1)) for _, reply in surface.delivered
-                            if (m := VICTIM.search(reply.plain_text())))
+                            if (m := VICTIM.search(render_text(reply))))
         lost = expected - set(delivered)
         duplicates = sum(n - 1 for n in delivered.values() if n > 1)
         matches = await bot.services.db.run(

@@ -1,4 +1,8 @@
-"""The source registry: every enabled source, built once from settings around the shared fetcher."""
+"""The source registry: every enabled source, built once from settings around the shared fetcher.
+
+A source registers itself once, in `config/sources.py`: its settings section names the class that implements
+it (`implementation`); the list of sources, /sources, /status and the settings are derived from there.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from handlers.fetch import PoliteFetcher
+from bot.shared import Slot
+from config.sources import SourcesSettings
 from handlers.monitor.sources.base import Source
 
 if TYPE_CHECKING:
@@ -14,26 +19,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SOURCES: Slot[dict[str, Source]] = Slot("sources")  # the built sources by `Source.name`
+
 # settings section → "module:Class", in the order /sources lists them
-SOURCE_CLASSES: dict[str, str] = {
-    "hackernews": "handlers.monitor.sources.hackernews:HackerNewsSource",
-    "mastodon": "handlers.monitor.sources.mastodon:MastodonSource",
-    "bluesky": "handlers.monitor.sources.bluesky:BlueskySource",
-    "rss": "handlers.monitor.sources.rss:RssSource",
-    "telegram": "handlers.monitor.sources.telegram_preview:TelegramPreviewSource",
-    "lemmy": "handlers.monitor.sources.lemmy:LemmySource",
-    "github": "handlers.monitor.sources.github:GitHubSource",
-    "fourchan": "handlers.monitor.sources.fourchan:FourChanSource",
-    "reddit": "handlers.monitor.sources.reddit:RedditSource",
-}
-
-
-def shared_fetcher(services: Services) -> PoliteFetcher:
-    """The app's PoliteFetcher (made around the shared client if the app has not made one)."""
-    fetcher = services.extras.get("fetcher")
-    if fetcher is None:
-        fetcher = services.extras["fetcher"] = PoliteFetcher(services.http)
-    return fetcher
+SOURCE_CLASSES: dict[str, str] = {section: SourcesSettings.section(section).implementation
+                                  for section in SourcesSettings.model_fields}
 
 
 def _load(path: str) -> type[Source] | None:
@@ -46,15 +36,14 @@ def _load(path: str) -> type[Source] | None:
 
 
 def available_sources(services: Services) -> dict[str, Source]:
-    """Every enabled source by name (`Source.name`), built once and cached in `services.extras["sources"]`.
+    """Every enabled source by name (`Source.name`), built once and kept in `services.shared` (slot `SOURCES`).
 
     Sources that need a missing key are included (their `configured()` is False) so they can be
     listed as "needs a key"; disabled sections are left out.
     """
-    cached = services.extras.get("sources")
+    cached = services.shared.get(SOURCES)
     if cached is not None:
         return cached
-    fetcher = shared_fetcher(services)
     sources: dict[str, Source] = {}
     for section, path in SOURCE_CLASSES.items():
         settings = getattr(services.settings.sources, section)
@@ -62,7 +51,6 @@ def available_sources(services: Services) -> dict[str, Source]:
             continue
         cls = _load(path)
         if cls is not None:
-            source = cls(settings, fetcher)
+            source = cls(settings, services.fetcher)
             sources[source.name] = source
-    services.extras["sources"] = sources
-    return sources
+    return services.shared.put(SOURCES, sources)
