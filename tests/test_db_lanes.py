@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 import handlers.watch as watch_module
+from handlers.monitor import stored_scan
 from handlers.monitor.matcher import Matcher
 from storage import audit
 from storage.db import Cancelled, Database, Lane, migrate, stops_when_cancelled
@@ -155,19 +156,19 @@ class GatedMatcher(Matcher):
         super().__init__()
         self._first = True
 
-    def match(self, post):  # type: ignore[no-untyped-def]
+    def match_normalised(self, post):  # type: ignore[no-untyped-def]
         GatedMatcher.calls += 1
         if self._first:
             self._first = False
             GatedMatcher.entered.put(1)
             GatedMatcher.gate.wait(LONG)
-        return super().match(post)
+        return super().match_normalised(post)
 
 
 @pytest.fixture
 def gated(monkeypatch: pytest.MonkeyPatch) -> type[GatedMatcher]:
     GatedMatcher.gate, GatedMatcher.entered, GatedMatcher.calls = threading.Event(), queue.Queue(), 0
-    monkeypatch.setattr(watch_module, "Matcher", GatedMatcher)
+    monkeypatch.setattr(stored_scan, "Matcher", GatedMatcher)
     yield GatedMatcher
     GatedMatcher.gate.set()
 
@@ -203,18 +204,18 @@ async def test_a_timed_out_watch_test_stops_scanning(tmp_path: Path, gated: type
     outcomes: queue.Queue[str] = queue.Queue()
     real_run_test = watch_module.run_test
 
-    def recorded(session: Session, query: Any, since: Any) -> Any:
+    def recorded(session: Session, query: Any, window: Any) -> Any:
         try:
-            result = real_run_test(session, query, since)
+            result = real_run_test(session, query, window)
         except Cancelled:
             outcomes.put("cancelled")
             raise
-        outcomes.put(f"completed {result.scanned}")
+        outcomes.put(f"completed {result.scan.scanned}")
         return result
 
     monkeypatch.setattr(watch_module, "run_test", recorded)
     pages = 3
-    total = watch_module.TEST_PAGE * pages
+    total = stored_scan.BATCH * pages
 
     def seed(session: Session) -> None:
         for i in range(total):
@@ -227,7 +228,7 @@ async def test_a_timed_out_watch_test_stops_scanning(tmp_path: Path, gated: type
         assert "took longer than" in text  # the command timed out while its scan was held at the first post
         gated.gate.set()
         assert await _wait(outcomes) == "cancelled"
-        assert gated.calls == watch_module.TEST_PAGE < total  # it finished the page in hand, then stopped
+        assert gated.calls == stored_scan.BATCH < total  # it finished the batch in hand, then stopped
     finally:
         gated.gate.set()
         await bot.stop()
